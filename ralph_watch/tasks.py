@@ -1,0 +1,260 @@
+"""Tasks: the contract's states, the allowed transitions, and the thread-safe board.
+
+The board is the one place task data lives (in memory only, per the privacy policy). Every
+change goes through `transition`/`update`, which bump `version` and wake waiters, so the
+web page can send ETags and tests can wait on a condition instead of sleeping.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+__all__ = ["State", "Task", "TaskBoard", "ALLOWED", "ACTIVE", "EDITABLE", "TERMINAL"]
+
+
+class State(str, enum.Enum):
+    WAITING = "waiting"          # pair incomplete, still being written, or a placeholder
+    INVALID = "invalid"          # cannot be published as it stands; `error` says why
+    SCHEDULED = "scheduled"      # waiting for `due` (also while held back by limits/retries)
+    NEEDS_LOGIN = "needs_login"  # due, but no account is logged in
+    UPLOADING = "uploading"
+    PROCESSING = "processing"    # uploaded; TikTok is processing
+    IN_INBOX = "in_inbox"        # draft delivered; the creator finishes it in the app
+    PUBLISHED = "published"
+    FAILED = "failed"            # TikTok refused or retries ran out; files kept
+    MISSED = "missed"            # an `at` time passed beyond the grace
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:  # so f"{state}" prints "scheduled"
+        return self.value
+
+
+S = State
+PRE = {S.WAITING, S.INVALID, S.SCHEDULED, S.NEEDS_LOGIN, S.FAILED, S.MISSED}
+# Where a task may go from each state. Anything else is a bug and is refused.
+ALLOWED: dict[State, frozenset[State]] = {
+    S.WAITING: frozenset(PRE | {S.CANCELLED, S.PROCESSING, S.IN_INBOX, S.PUBLISHED}),
+    S.INVALID: frozenset(PRE | {S.CANCELLED, S.PROCESSING, S.IN_INBOX, S.PUBLISHED}),
+    S.SCHEDULED: frozenset(PRE | {S.UPLOADING, S.CANCELLED}),
+    S.NEEDS_LOGIN: frozenset(PRE | {S.UPLOADING, S.CANCELLED, S.PROCESSING, S.IN_INBOX, S.PUBLISHED}),
+    S.UPLOADING: frozenset({S.SCHEDULED, S.NEEDS_LOGIN, S.PROCESSING, S.IN_INBOX, S.PUBLISHED,
+                            S.FAILED, S.WAITING, S.INVALID, S.UPLOADING}),
+    S.PROCESSING: frozenset({S.PUBLISHED, S.FAILED, S.IN_INBOX, S.NEEDS_LOGIN, S.SCHEDULED,
+                             S.PROCESSING, S.UPLOADING}),
+    S.IN_INBOX: frozenset({S.PUBLISHED, S.FAILED, S.NEEDS_LOGIN, S.IN_INBOX}),
+    S.PUBLISHED: frozenset({S.PUBLISHED, S.SCHEDULED, S.WAITING}),  # retry / re-validate of files kept
+    S.FAILED: frozenset(PRE | {S.CANCELLED, S.PROCESSING, S.IN_INBOX, S.PUBLISHED}),
+    S.MISSED: frozenset(PRE | {S.CANCELLED}),
+    S.CANCELLED: frozenset(),
+}
+ACTIVE = frozenset({S.UPLOADING, S.PROCESSING})              # cannot be cancelled
+EDITABLE = frozenset(PRE)                                    # a sidecar edit re-validates these
+TERMINAL = frozenset({S.PUBLISHED, S.CANCELLED})
+
+
+@dataclass
+class Task:
+    id: str
+    key: str                              # the pair: path relative to the inbox without extension
+    video: str | None = None              # relative paths (None when absent)
+    sidecar: str | None = None
+    state: State = State.WAITING
+    title: str | None = None
+    privacy: str | None = None            # TikTok's enum
+    mode: str | None = None               # direct | draft
+    due: datetime | None = None           # aware; for cron pairs the slot
+    progress: float | None = None
+    error: str | None = None
+    publish_id: str | None = None
+    post_id: str | None = None
+    attempts: int = 0
+    # Not in the JSON: working data of the service.
+    cron_key: str | None = None           # canonical cron line of the task's queue
+    slot: datetime | None = None          # the cron slot it holds (UTC)
+    sidecar_data: Any = None              # the parsed Sidecar
+    video_info: Any = None                # the probe's VideoInfo
+    identity: Any = None                  # file identity of the video when validated
+    notes: list[str] = field(default_factory=list)
+    history: list[tuple[datetime, str, str]] = field(default_factory=list)  # (when, state, note)
+    updated: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The `/api/tasks` shape of the contract."""
+        return {
+            "id": self.id,
+            "video": self.video,
+            "sidecar": self.sidecar,
+            "state": self.state.value,
+            "title": self.title,
+            "privacy": self.privacy,
+            "mode": self.mode,
+            "due": self.due.isoformat() if self.due else None,
+            "progress": self.progress,
+            "error": self.error,
+            "publish_id": self.publish_id,
+            "post_id": self.post_id,
+            "attempts": self.attempts,
+        }
+
+
+class TransitionError(RuntimeError):
+    pass
+
+
+class TaskBoard:
+    """All tasks, guarded by one lock. Readers get copies; writers go through methods."""
+
+    def __init__(self, *, now: Callable[[], datetime], on_transition: Callable[[Task, State, str], None] | None = None) -> None:
+        self._now = now
+        self._tasks: dict[str, Task] = {}
+        self._by_key: dict[str, str] = {}
+        self._ids = itertools.count(1)
+        self._cond = threading.Condition()
+        self.version = 0
+        self._on_transition = on_transition  # called outside the lock with (copy, old_state, note)
+
+    # -- reading -------------------------------------------------------------------------
+    def get(self, task_id: str) -> Task | None:
+        with self._cond:
+            t = self._tasks.get(task_id)
+            return dataclasses.replace(t) if t else None
+
+    def by_key(self, key: str) -> Task | None:
+        with self._cond:
+            tid = self._by_key.get(key)
+            t = self._tasks.get(tid) if tid else None
+            return dataclasses.replace(t) if t else None
+
+    def all(self) -> list[Task]:
+        with self._cond:
+            return [dataclasses.replace(t) for t in self._tasks.values()]
+
+    def select(self, pred: Callable[[Task], bool]) -> list[Task]:
+        with self._cond:
+            return [dataclasses.replace(t) for t in self._tasks.values() if pred(t)]
+
+    def listing(self, *, state: str | None = None, limit: int | None = None, offset: int = 0) -> list[Task]:
+        """Tasks in the contract's order: due ascending (null last), then path."""
+        with self._cond:
+            items = [t for t in self._tasks.values() if state is None or t.state.value == state]
+            items.sort(key=_order)
+            items = items[offset: offset + limit if limit is not None else None]
+            return [dataclasses.replace(t) for t in items]
+
+    def counts(self) -> dict[str, int]:
+        with self._cond:
+            out: dict[str, int] = {}
+            for t in self._tasks.values():
+                out[t.state.value] = out.get(t.state.value, 0) + 1
+            return out
+
+    def wait_for(self, pred: Callable[["TaskBoard"], bool], timeout: float) -> bool:
+        """Block until pred(board) is true or the timeout passes (for tests and the CLI)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not pred(self):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.5))
+            return True
+
+    def wait_change(self, version: int, timeout: float) -> int:
+        with self._cond:
+            if self.version == version:
+                self._cond.wait(timeout)
+            return self.version
+
+    # -- writing -------------------------------------------------------------------------
+    def create(self, key: str, *, state: State = State.WAITING, note: str = "", **values: Any) -> Task:
+        with self._cond:
+            if key in self._by_key:
+                raise TransitionError(f"a task for {key} exists already")
+            t = Task(id=str(next(self._ids)), key=key, state=state, **values)
+            t.history.append((self._now(), state.value, note))
+            t.updated = time.monotonic()
+            self._tasks[t.id] = t
+            self._by_key[key] = t.id
+            self._bump()
+            copy = dataclasses.replace(t)
+        self._notify(copy, None, note)
+        return copy
+
+    def update(self, task_id: str, **values: Any) -> Task | None:
+        """Change fields other than `state`."""
+        if "state" in values:
+            raise TransitionError("use transition() to change state")
+        with self._cond:
+            t = self._tasks.get(task_id)
+            if t is None:
+                return None
+            for k, v in values.items():
+                setattr(t, k, v)
+            t.updated = time.monotonic()
+            self._bump()
+            return dataclasses.replace(t)
+
+    def transition(self, task_id: str, to: State, *, expect: Iterable[State] | None = None,
+                   note: str = "", **values: Any) -> Task | None:
+        """Move a task to `to` if its state is in `expect` (default: any state allowed to go there).
+
+        Returns the updated copy, or None when the task is gone or not in an expected state:
+        this is the compare-and-set that claims work ("claim before acting").
+        """
+        with self._cond:
+            t = self._tasks.get(task_id)
+            if t is None:
+                return None
+            if expect is not None and t.state not in set(expect):
+                return None
+            if to not in ALLOWED[t.state]:
+                if expect is None:
+                    return None
+                raise TransitionError(f"task {t.id} ({t.key}): {t.state} -> {to} is not allowed")
+            old = t.state
+            t.state = to
+            for k, v in values.items():
+                setattr(t, k, v)
+            t.history.append((self._now(), to.value, note))
+            if len(t.history) > 200:
+                del t.history[:50]
+            t.updated = time.monotonic()
+            self._bump()
+            copy = dataclasses.replace(t)
+        if old != to:
+            self._notify(copy, old, note)
+        return copy
+
+    def remove(self, task_id: str) -> None:
+        with self._cond:
+            t = self._tasks.pop(task_id, None)
+            if t is not None and self._by_key.get(t.key) == task_id:
+                del self._by_key[t.key]
+            self._bump()
+
+    def detach_key(self, task_id: str) -> None:
+        """Keep a task as history but free its pair key for a new task (e.g. after publish)."""
+        with self._cond:
+            t = self._tasks.get(task_id)
+            if t is not None and self._by_key.get(t.key) == task_id:
+                del self._by_key[t.key]
+            self._bump()
+
+    def _bump(self) -> None:
+        self.version += 1
+        self._cond.notify_all()
+
+    def _notify(self, task: Task, old: State | None, note: str) -> None:
+        if self._on_transition is not None:
+            self._on_transition(task, old, note)  # type: ignore[arg-type]
+
+
+def _order(t: Task) -> tuple:
+    due = t.due.timestamp() if t.due else float("inf")
+    return (t.due is None, due, t.video or t.sidecar or t.key, int(t.id))

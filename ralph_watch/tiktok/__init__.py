@@ -1,0 +1,1 @@
+"""TikTok: the pure protocol, the HTTP client, and the emulator."""
