@@ -81,6 +81,12 @@ class Task:
     video_info: Any = None                # the probe's VideoInfo
     identity: Any = None                  # file identity of the video when validated
     notes: list[str] = field(default_factory=list)
+    retries: int = 0                      # transient failures in a row (for backoff)
+    settle: bool = False                  # restored from a publish record: ask TikTok before anything
+    followup: datetime | None = None      # next status poll of an in_inbox/processing/published task
+    followup_kind: str | None = None      # "status" | "post_id" | "delete"
+    files_kept: bool = False              # published, but the files are still there
+    held: bool = False                    # `due` was moved by TikTok's limits: never missed for that
     history: list[tuple[datetime, str, str]] = field(default_factory=list)  # (when, state, note)
     updated: float = 0.0
 

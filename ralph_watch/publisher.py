@@ -1,0 +1,481 @@
+"""The publish use case: claim → creator_info → init → record → upload → poll → delete.
+
+Every step that talks to TikTok can fail; each failure ends in a task state and a sentence
+(never an exception escaping to a thread). The ordering carries the promises:
+- the publish record is written right after init and before the first byte, so a crash at
+  any later point is settled through TikTok's status endpoint instead of a second publish;
+- files are deleted only after PUBLISH_COMPLETE, and only if the video is still the one sent;
+- an init is repeated only when the upload provably never completed (FILE_UPLOAD posts
+  nothing until the last byte arrives).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from .clock import Clock
+from .errors import Action, RecordError, TikTokError
+from .limits import Limits
+from .pairfiles import delete_files, remove_error_file, resolve
+from .record import PublishRecord, RecordStore, account_hash, file_identity
+from .tasks import State, Task, TaskBoard
+from .tiktok.protocol import MIME_TYPES
+
+__all__ = ["Publisher", "Hooks", "MAX_RETRIES"]
+
+log = logging.getLogger(__name__)
+S = State
+MAX_RETRIES = 5            # transient failures in a row before a task is `failed`
+MAX_RESTARTS = 2           # new inits after an expired/unknown upload URL, per attempt
+BACKOFF = (30, 120, 300, 900, 1800)
+
+
+@dataclass
+class Hooks:
+    """What the publisher needs from the service, as plain callables."""
+
+    revalidate: Callable[[str], None]              # the pair's files changed: check them again
+    mark_published: Callable[[str, datetime], None]  # content key published at
+    record_failed: Callable[[str], None]           # state_dir unwritable: pause publishing
+    wake: Callable[[], None]                       # something is due: wake the scheduler
+
+
+class Publisher:
+    def __init__(self, *, board: TaskBoard, records: RecordStore, client: Any, clock: Clock,
+                 inbox: Path, limits: Limits, stop: threading.Event, hooks: Hooks) -> None:
+        self.board = board
+        self.records = records
+        self.client = client
+        self.clock = clock
+        self.inbox = inbox
+        self.limits = limits
+        self.stop = stop
+        self.hooks = hooks
+
+    # -- the publish -------------------------------------------------------------------------
+    def publish(self, task_id: str) -> None:
+        """Publish a task the scheduler has claimed (state `uploading`)."""
+        t = self.board.get(task_id)
+        if t is None or t.state is not S.UPLOADING:
+            return
+        try:
+            self._publish(t)
+        except Exception as exc:  # a bug must not kill the worker or lose the task
+            log.exception("task %s (%s): unexpected error while publishing", t.id, t.video)
+            self._to(t, S.FAILED, expect={S.UPLOADING, S.PROCESSING},
+                     error=f"An unexpected error stopped publishing ({exc.__class__.__name__}); "
+                           "the files are kept. Retry from the page; if it happens again, please report it.")
+
+    def _publish(self, t: Task) -> None:
+        sc, info = t.sidecar_data, t.video_info
+        if not self.client.logged_in:
+            self._to(t, S.NEEDS_LOGIN, expect={S.UPLOADING}, error="Log in with TikTok on the page to publish this.")
+            return
+        path = resolve(self.inbox, t.video)
+        try:
+            ident = file_identity(path)
+        except OSError:
+            self._to(t, S.WAITING, expect={S.UPLOADING}, error=f"{t.video} disappeared just before publishing.")
+            self.hooks.revalidate(t.key)
+            return
+        if t.identity is None or ident.size != t.identity.size or ident.mtime_ns != t.identity.mtime_ns \
+                or ident.head_tail != t.identity.head_tail:
+            self._to(t, S.WAITING, expect={S.UPLOADING}, error=f"{t.video} changed just before publishing; checking it again.")
+            self.hooks.revalidate(t.key)
+            return
+        try:
+            creator = self.client.creator_info()
+        except TikTokError as exc:
+            self._failed_attempt(t, exc)
+            return
+        prepared = self._prepare(t, sc, info, creator)
+        if prepared is None:
+            return
+        post_info, notes = prepared
+        mime = MIME_TYPES.get(Path(t.video).suffix.lower().lstrip("."), "video/mp4")
+        for restart in range(MAX_RESTARTS + 1):
+            try:
+                if sc.mode == "draft":
+                    init = self.client.init_draft(video_size=ident.size, title=sc.title or None)
+                else:
+                    init = self.client.init_direct(post_info=post_info, video_size=ident.size)
+            except TikTokError as exc:
+                self._failed_attempt(t, exc)
+                return
+            t = self.board.update(t.id, publish_id=init.publish_id, attempts=t.attempts + 1, progress=0.0,
+                                  error=None, notes=notes) or t
+            account = self.client.account
+            rec = PublishRecord(
+                pair=t.key, video=t.video, size=ident.size, mtime_ns=ident.mtime_ns, head_tail=ident.head_tail,
+                publish_id=init.publish_id, account=account_hash(account.open_id), mode=sc.mode,
+                init_time=self.clock.now().isoformat(), outcome="uploading")
+            try:
+                self.records.put(rec)
+            except RecordError as exc:
+                # Nothing uploaded yet, so nothing will be posted: give the init up and pause.
+                self.hooks.record_failed(str(exc))
+                self._to(t, S.SCHEDULED, expect={S.UPLOADING}, due=self.clock.now() + timedelta(minutes=1),
+                         progress=None, error=f"Publishing is paused: {exc}. Free space or fix the permissions of "
+                                          "state_dir, then press Resume.")
+                return
+            log.info("task %s (%s): uploading %s bytes in %s chunk(s), publish_id %s", t.id, t.video, ident.size,
+                     init.total_chunk_count, init.publish_id)
+            try:
+                self.client.upload(init, path, mime=mime, progress=self._progress(t.id), cancel=self.stop)
+            except TikTokError as exc:
+                if self.stop.is_set():
+                    log.info("task %s: upload abandoned for shutdown; the next start settles it", t.id)
+                    return
+                if exc.action is Action.RESTART and restart < MAX_RESTARTS:
+                    log.warning("task %s: upload URL gone (%s); starting over with a new init", t.id, exc.code)
+                    self.records.delete(t.key)
+                    continue
+                self._upload_interrupted(t, rec, exc)
+                return
+            break
+        self._set_outcome(rec, "processing")
+        t = self._to(t, S.PROCESSING, expect={S.UPLOADING}, progress=1.0, error=None)
+        if t is not None:
+            self.poll(t.id)
+
+    def _prepare(self, t: Task, sc: Any, info: Any, creator: Any) -> tuple[dict, list[str]] | None:
+        """Check the sidecar against a fresh creator_info; build post_info (None: task already moved)."""
+        scopes = getattr(self.client.account, "scopes", frozenset())
+        notes: list[str] = []
+        max_dur = getattr(creator, "max_video_post_duration_sec", None)
+        if max_dur and info is not None and info.duration and info.duration > max_dur:
+            self._to(t, S.FAILED, expect={S.UPLOADING},
+                     error=f"The video is {info.duration:.0f} s long, but this TikTok account may post at most "
+                           f"{max_dur} s. Shorten it, then edit the sidecar (or press Retry).")
+            return None
+        if sc.mode == "draft":
+            if "video.upload" not in scopes:
+                self._to(t, S.NEEDS_LOGIN, expect={S.UPLOADING},
+                         error="Drafts need the video.upload permission, which this login did not grant. "
+                               "Log out and log in again, allowing it.")
+                return None
+            wait = self.client.limiter.draft_wait()
+            if wait > 0:
+                self._hold(t, wait, f"TikTok allows {self.limits.pending_drafts} drafts waiting in the TikTok inbox "
+                                    "per day; this one waits until {when}.")
+                return None
+            return {}, notes
+        if "video.publish" not in scopes:
+            self._to(t, S.NEEDS_LOGIN, expect={S.UPLOADING},
+                     error="Direct posts need the video.publish permission, which this login did not grant. "
+                           "Log out and log in again, allowing it (or use mode: draft).")
+            return None
+        options = list(getattr(creator, "privacy_level_options", []) or [])
+        if sc.privacy not in options:
+            self._to(t, S.FAILED, expect={S.UPLOADING},
+                     error=f"This TikTok account does not allow privacy {sc.privacy} right now (it allows: "
+                           f"{', '.join(options) or 'nothing'}). Change `privacy` in the sidecar to one of those.")
+            return None
+        disable = {}
+        for key, flag, label in (("allow_comments", "comment_disabled", "comments"),
+                                 ("allow_duet", "duet_disabled", "duets"),
+                                 ("allow_stitch", "stitch_disabled", "stitches")):
+            wanted = bool(getattr(sc, key))
+            off_by_creator = bool(getattr(creator, flag, False))
+            disable[key] = (not wanted) or off_by_creator
+            if wanted and off_by_creator:
+                notes.append(f"{label} are turned off in your TikTok settings, so this post has {label} off")
+        wait = self.client.limiter.post_wait()
+        if wait > 0:
+            self._hold(t, wait, f"TikTok allows about {self.limits.daily_posts} direct posts a day; "
+                                "this one waits until {when}.")
+            return None
+        post_info: dict[str, Any] = {
+            "privacy_level": sc.privacy,
+            "disable_comment": disable["allow_comments"],
+            "disable_duet": disable["allow_duet"],
+            "disable_stitch": disable["allow_stitch"],
+            "video_cover_timestamp_ms": int(sc.cover_ms),
+            "brand_content_toggle": sc.promotion in ("branded", "both"),
+            "brand_organic_toggle": sc.promotion in ("own_brand", "both"),
+            "is_aigc": bool(sc.ai_generated),
+        }
+        if sc.title:
+            post_info["title"] = sc.title
+        return post_info, notes
+
+    def _progress(self, task_id: str) -> Callable[[int, int], None]:
+        last = [0.0]
+
+        def report(sent: int, total: int) -> None:
+            frac = sent / total if total else 1.0
+            if frac - last[0] >= 0.01 or sent >= total:
+                last[0] = frac
+                self.board.update(task_id, progress=round(frac, 4))
+        return report
+
+    def _upload_interrupted(self, t: Task, rec: PublishRecord, exc: TikTokError) -> None:
+        """The upload failed. Publishing again is safe only if TikTok did not get every byte."""
+        complete: bool | None
+        try:
+            st = self.client.fetch_status(rec.publish_id)
+            if st.status == "PROCESSING_UPLOAD" and (st.uploaded_bytes or 0) < rec.size:
+                complete = False
+            elif st.status == "FAILED":
+                complete = False
+            else:
+                complete = True
+        except TikTokError:
+            complete = None
+        if complete is False:
+            self.records.delete(t.key)
+            self._failed_attempt(t, exc)
+            return
+        if complete is True:  # every byte arrived after all: follow it like any upload
+            self._set_outcome(rec, "processing")
+            if self._to(t, S.PROCESSING, expect={S.UPLOADING}, progress=1.0, error=None):
+                self.poll(t.id)
+            return
+        self._to(t, S.FAILED, expect={S.UPLOADING}, progress=None,
+                 error=f"The upload was interrupted ({exc.sentence()}) and TikTok could not be asked whether it "
+                       "arrived. Check your TikTok profile; if the video is not there, press Retry.")
+
+    # -- after the upload ----------------------------------------------------------------------
+    def poll(self, task_id: str) -> None:
+        """Poll status until a terminal answer, within the status rate budget."""
+        delay = 1.0
+        errors = 0
+        while not self.stop.is_set():
+            t = self.board.get(task_id)
+            if t is None or t.state not in (S.PROCESSING,):
+                return
+            try:
+                st = self.client.fetch_status(t.publish_id)
+            except TikTokError as exc:
+                if exc.action is Action.NEEDS_LOGIN:
+                    self._to(t, S.NEEDS_LOGIN, expect={S.PROCESSING}, settle=True,
+                             error="TikTok needs a new login before ralph-watch can learn how this post ended.")
+                    return
+                errors += 1
+                if exc.action in (Action.RETRY_NOW, Action.RETRY_LATER) and errors < 30:
+                    self.stop.wait(max(delay, exc.retry_after or 0))
+                    delay = min(delay * 2, 30.0)
+                    continue
+                self._to(t, S.FAILED, expect={S.PROCESSING},
+                         error=f"TikTok could not tell how this post ended: {exc.sentence()} Check your TikTok "
+                               "profile; if the video is not there, press Retry.")
+                return
+            if self._apply_status(t, st):
+                return
+            self.stop.wait(delay)
+            delay = min(delay * 1.5, 10.0)
+
+    def _apply_status(self, t: Task, st: Any) -> bool:
+        """Act on a status answer; True when the task left `processing`."""
+        if st.status == "PUBLISH_COMPLETE":
+            self.finish_published(t, st.post_ids)
+            return True
+        if st.status == "SEND_TO_USER_INBOX":
+            rec = self.records.get(t.key)
+            if rec is not None:
+                self._set_outcome(rec, "in_inbox")
+            self._to(t, S.IN_INBOX, expect={S.PROCESSING, S.NEEDS_LOGIN}, progress=None, error=None,
+                     followup=self.clock.now() + self._draft_poll(), followup_kind="status")
+            return True
+        if st.status == "FAILED":
+            from .tiktok.errors import classify_fail_reason
+            exc = classify_fail_reason(st.fail_reason or "unknown", log_id=st.log_id)
+            rec = self.records.get(t.key)
+            if exc.action is Action.RETRY_NOW and t.retries < MAX_RETRIES:
+                self.records.delete(t.key)  # TikTok failed it: nothing was posted
+                self._to(t, S.SCHEDULED, expect={S.PROCESSING, S.NEEDS_LOGIN}, progress=None, retries=t.retries + 1,
+                         due=self.clock.now() + timedelta(seconds=BACKOFF[min(t.retries, len(BACKOFF) - 1)]),
+                         error=f"{exc.sentence()} Trying again.")
+                self.hooks.wake()
+                return True
+            if rec is not None:
+                self._set_outcome(rec, "failed", exc.sentence())
+            self._to(t, S.FAILED, expect={S.PROCESSING, S.NEEDS_LOGIN, S.IN_INBOX}, progress=None, error=exc.sentence())
+            return True
+        return False
+
+    def follow(self, task_id: str) -> None:
+        """One follow-up step for in_inbox drafts, late post ids and failed deletions."""
+        t = self.board.get(task_id)
+        if t is None or t.followup is None:
+            return
+        kind = t.followup_kind
+        self.board.update(t.id, followup=None, followup_kind=None)
+        if kind == "delete":
+            self._delete_after_publish(t)
+            return
+        try:
+            st = self.client.fetch_status(t.publish_id)
+        except TikTokError as exc:
+            if exc.action is Action.NEEDS_LOGIN:
+                if t.state is S.IN_INBOX:
+                    self._to(t, S.NEEDS_LOGIN, expect={S.IN_INBOX}, settle=True,
+                             error="TikTok needs a new login before ralph-watch can check this draft.")
+                return
+            self.board.update(t.id, followup=self.clock.now() + self._draft_poll(), followup_kind=kind)
+            return
+        if kind == "post_id":
+            if st.post_ids:
+                self.board.update(t.id, post_id=str(st.post_ids[0]))
+            elif t.retries < 10:
+                self.board.update(t.id, retries=t.retries + 1, followup_kind="post_id",
+                                  followup=self.clock.now() + self._draft_poll())
+            return
+        if t.state is S.IN_INBOX:
+            if st.status == "PUBLISH_COMPLETE":
+                self.finish_published(t, st.post_ids)
+                return
+            if st.status == "FAILED":
+                self._apply_status(t, st)
+                return
+            rec = self.records.get(t.key)
+            start = rec.init_at if rec else self.clock.now()
+            if self.clock.now() - start >= timedelta(hours=self.limits.draft_wait_hours):
+                if rec is not None:
+                    self._set_outcome(rec, "failed", "draft not posted in time")
+                self._to(t, S.FAILED, expect={S.IN_INBOX},
+                         error=f"The draft waited {self.limits.draft_wait_hours:g} h in your TikTok inbox without "
+                               "being posted. Post it from the TikTok app (the files are kept), or press Retry "
+                               "to send it again.")
+                return
+            self.board.update(t.id, followup=self.clock.now() + self._draft_poll(), followup_kind="status")
+
+    def settle(self, task_id: str) -> None:
+        """A task restored from a publish record after a restart: ask TikTok how it ended."""
+        t = self.board.get(task_id)
+        if t is None or not t.settle:
+            return
+        rec = self.records.get(t.key)
+        if rec is None:
+            self.board.update(t.id, settle=False)
+            self.hooks.revalidate(t.key)
+            return
+        account = self.client.account
+        if account is None:
+            return
+        if account_hash(account.open_id) != rec.account:
+            self._to(t, S.FAILED, settle=False,
+                     error="This video was sent to TikTok from another account before a restart. Log in with "
+                           "that account to learn how it ended, or press Retry to publish it with this one.")
+            return
+        try:
+            st = self.client.fetch_status(rec.publish_id)
+        except TikTokError as exc:
+            if exc.action in (Action.RETRY_NOW, Action.RETRY_LATER):
+                return  # try again on the next scheduler pass
+            self._set_outcome(rec, "failed", exc.sentence())
+            self._to(t, S.FAILED, settle=False,
+                     error=f"TikTok no longer knows how this post ended ({exc.sentence()}). Check your TikTok "
+                           "profile; if the video is not there, press Retry.")
+            return
+        self.board.update(t.id, settle=False, publish_id=rec.publish_id)
+        if st.status == "PROCESSING_UPLOAD" and (st.uploaded_bytes or 0) < rec.size:
+            # The upload never completed: TikTok posts nothing, so publishing anew is safe.
+            self.records.delete(t.key)
+            log.info("task %s (%s): the upload was cut off by a restart; publishing anew", t.id, t.video)
+            self._to(t, S.SCHEDULED, due=self.clock.now(), error=None)
+            self.hooks.revalidate(t.key)
+            self.hooks.wake()
+            return
+        t = self._to(t, S.PROCESSING, error=None)
+        if t is None:
+            return
+        if st.status in ("PUBLISH_COMPLETE", "SEND_TO_USER_INBOX", "FAILED"):
+            self._apply_status(t, st)
+        else:
+            self.poll(t.id)
+
+    # -- the end -------------------------------------------------------------------------------
+    def finish_published(self, t: Task, post_ids: list | None) -> None:
+        rec = self.records.get(t.key)
+        if rec is not None:
+            self._set_outcome(rec, "published")
+            self.hooks.mark_published(rec.identity.content_key, self.clock.now())
+        elif t.identity is not None:
+            self.hooks.mark_published(t.identity.content_key, self.clock.now())
+        post_id = str(post_ids[0]) if post_ids else None
+        t = self._to(t, S.PUBLISHED, progress=None, post_id=post_id, error=None, settle=False) or t
+        log.info("task %s (%s): published (publish_id %s)", t.id, t.video, t.publish_id)
+        if post_id is None and t.privacy == "PUBLIC_TO_EVERYONE":
+            self.board.update(t.id, followup=self.clock.now() + self._draft_poll(), followup_kind="post_id", retries=0)
+        self._delete_after_publish(t)
+
+    def _delete_after_publish(self, t: Task) -> None:
+        rec = self.records.get(t.key)
+        if t.video:
+            try:
+                now_ident = file_identity(resolve(self.inbox, t.video))
+            except FileNotFoundError:
+                now_ident = None
+            except OSError:
+                now_ident = None
+            want = rec.identity if rec is not None else t.identity
+            if now_ident is not None and not now_ident.same_content(want):
+                self.board.update(t.id, files_kept=True,
+                                  error=f"Published, but {t.video} changed after it was sent, so it was kept. "
+                                        "Delete it yourself, or press Retry to publish the new version.")
+                return
+        problems = delete_files(self.inbox, [t.video, t.sidecar])
+        if problems:
+            self.board.update(t.id, files_kept=True, followup=self.clock.now() + timedelta(minutes=1),
+                              followup_kind="delete",
+                              error="Published, but " + "; ".join(problems) + ". ralph-watch keeps trying.")
+            return
+        remove_error_file(self.inbox, t.key)
+        try:
+            self.records.delete(t.key)
+        except RecordError as exc:
+            log.warning("%s", exc)
+        self.board.update(t.id, files_kept=False, error=None, video=None, sidecar=None)
+        self.board.detach_key(t.id)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _failed_attempt(self, t: Task, exc: TikTokError) -> None:
+        """A TikTok error before any byte was posted: decide by the error's action."""
+        now = self.clock.now()
+        expect = {S.UPLOADING, S.PROCESSING}
+        if exc.action is Action.RETRY_LATER:
+            wait = exc.retry_after or self.limits.window_seconds
+            self._hold(t, wait, exc.sentence() + " Trying again at {when}.")
+        elif exc.action in (Action.RETRY_NOW, Action.RESTART) and t.retries < MAX_RETRIES:
+            wait = BACKOFF[min(t.retries, len(BACKOFF) - 1)]
+            self._to(t, S.SCHEDULED, expect=expect, due=now + timedelta(seconds=wait), retries=t.retries + 1,
+                     progress=None, error=f"{exc.sentence()} Trying again at {self._local(now + timedelta(seconds=wait))}.")
+            self.hooks.wake()
+        elif exc.action is Action.NEEDS_LOGIN:
+            self._to(t, S.NEEDS_LOGIN, expect=expect, progress=None, error=exc.sentence())
+        else:
+            if exc.action is Action.RETRY_NOW:
+                msg = f"Gave up after {t.retries + 1} tries: {exc.sentence()} The files are kept; press Retry."
+            else:
+                msg = exc.sentence()
+            self._to(t, S.FAILED, expect=expect, progress=None, error=msg)
+
+    def _hold(self, t: Task, seconds: float, template: str) -> None:
+        """Keep the task `scheduled` with a new due (limits, caps): never `missed` for waiting on TikTok."""
+        due = self.clock.now() + timedelta(seconds=max(1.0, seconds))
+        self._to(t, S.SCHEDULED, expect={S.UPLOADING, S.PROCESSING}, due=due, progress=None, held=True,
+                 error=template.format(when=self._local(due)))
+        self.hooks.wake()
+
+    def _local(self, when: datetime) -> str:
+        tz = getattr(self, "tz", None)
+        return when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if tz else when.strftime("%Y-%m-%d %H:%M UTC")
+
+    def _draft_poll(self) -> timedelta:
+        # Slow: a draft can wait days; one status call per window is far inside the 30/min budget.
+        return timedelta(seconds=max(1.0, self.limits.window_seconds))
+
+    def _set_outcome(self, rec: PublishRecord, outcome: str, detail: str | None = None) -> None:
+        try:
+            self.records.put(rec.with_outcome(outcome, detail))
+        except RecordError as exc:
+            log.error("%s", exc)
+            self.hooks.record_failed(str(exc))
+
+    def _to(self, t: Task, state: State, *, expect: set[State] | None = None, **values: Any) -> Task | None:
+        return self.board.transition(t.id, state, expect=expect, **values)

@@ -1,0 +1,628 @@
+"""The running service: builds every part from the Config, turns inbox snapshots into tasks,
+serves the web backend, and owns the one stop Event.
+
+Threads: the watcher's (events + worker), the scheduler, a small pool of publish workers,
+the web server's, the notifier's, and a supervisor. Any of them may call into this object;
+`self._lock` serialises decisions about tasks (reconciliation, actions), while slow I/O
+(uploads, status polls) happens outside it and re-checks state through the board's
+compare-and-set transitions.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .clock import Clock, SystemClock
+from .config import Config
+from .errors import RecordError, SidecarProblem, TikTokError
+from .pairfiles import delete_files, remove_error_file, write_error_file
+from .publisher import Hooks, Publisher
+from .record import InstanceLock, PublishRecord, RecordStore, file_identity
+from .scheduler import Scheduler
+from .tasks import ACTIVE, EDITABLE, State, Task, TaskBoard
+from .validate import validate_pair
+
+__all__ = ["Service"]
+
+log = logging.getLogger(__name__)
+S = State
+PUBLISH_WORKERS = 4
+PROBLEM_STATES = (S.INVALID, S.FAILED, S.MISSED)
+NOTIFY_STATES = {S.PUBLISHED: "published", S.FAILED: "failed", S.INVALID: "invalid", S.MISSED: "missed",
+                 S.NEEDS_LOGIN: "needs_login"}
+
+
+class Service:
+    def __init__(self, config: Config, *, clock: Clock | None = None, transport: Any = None,
+                 serve_web: bool = True) -> None:
+        from .schedule import CronQueues
+        from .tiktok.client import TikTokClient
+
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.stop = threading.Event()
+        self._lock = threading.RLock()
+        self.inbox = Path(config.inbox)
+        self.board = TaskBoard(now=self.clock.now, on_transition=self._on_transition)
+        self.records = RecordStore(config.state_dir)
+        self.instance_lock = InstanceLock(config.state_dir)
+        tk = config.tiktok
+        self.client = TikTokClient(client_key=tk.client_key, client_secret=tk.client_secret,
+                                   redirect_uri=tk.redirect_uri, scopes=list(tk.scopes), api_base=tk.api_base,
+                                   authorize_url=tk.authorize_url, limits=tk.limits, clock=self.clock,
+                                   transport=transport)
+        self.queues = CronQueues()
+        self.published: dict[str, datetime] = {}      # content key -> when (this process only)
+        self.probe_cache: dict = {}
+        self._snapshots: dict[str, Any] = {}          # last snapshot per pair key
+        self._validated: dict[str, tuple] = {}        # pair key -> file signature last validated
+        self._restored: dict[str, PublishRecord] = {}
+        self._force_now: set[str] = set()             # pairs the user asked to publish now (Retry)
+        self._paused = False
+        self._pause_reason: str | None = None
+        self._avatar: tuple[bytes, str] | None = None
+        self._inflight: set[tuple[str, str]] = set()
+        self._inflight_lock = threading.Lock()
+        self._threads: dict[str, threading.Thread] = {}
+        self._started = False
+        self.serve_web = serve_web
+        self.web_server: Any = None
+        self.executor = ThreadPoolExecutor(max_workers=PUBLISH_WORKERS + 2, thread_name_prefix="publish")
+        self.publisher = Publisher(
+            board=self.board, records=self.records, client=self.client, clock=self.clock, inbox=self.inbox,
+            limits=tk.limits, stop=self.stop,
+            hooks=Hooks(revalidate=self.revalidate, mark_published=self._mark_published,
+                        record_failed=self._record_failed, wake=self._wake))
+        self.publisher.tz = config.tz
+        self.scheduler = Scheduler(
+            board=self.board, clock=self.clock, late_grace=timedelta(minutes=config.schedule.late_grace_minutes),
+            paused=lambda: self._paused, logged_in=lambda: self.client.logged_in, submit=self._submit,
+            capacity=self._capacity, reslot=self._reslot, describe=self._describe, stop=self.stop)
+        self.watcher = self._make_watcher()
+        self.notifier = self._make_notifier()
+
+    # -- parts ---------------------------------------------------------------------------------
+    def _make_watcher(self) -> Any:
+        from .watcher import Watcher
+        w = self.config.watch
+        return Watcher(self.inbox, mode=w.mode, settle_seconds=w.settle_seconds, poll_seconds=w.poll_seconds,
+                       rescan_seconds=w.rescan_seconds, clock=self.clock, sink=self._on_snapshots, stop=self.stop)
+
+    def _make_notifier(self) -> Any:
+        n = self.config.notify
+        if not n.urls:
+            return None
+        from .notify import Notifier
+        return Notifier(urls=list(n.urls), events=list(n.events), include_title=n.include_title,
+                        page_url=self.page_url, clock=self.clock)
+
+    @property
+    def page_url(self) -> str:
+        web = self.config.web
+        if web.public_url:
+            return web.public_url
+        host = web.host if web.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        return f"http://{host}:{self.web_port or web.port}/"
+
+    @property
+    def web_port(self) -> int | None:
+        return getattr(self.web_server, "port", None)
+
+    # -- life cycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start everything; returns once the initial inbox scan is done and the page serves."""
+        try:  # tokens live in memory: a core dump would put them on disk
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        except (ValueError, OSError):
+            log.warning("could not switch core dumps off")
+        self.instance_lock.acquire()
+        try:
+            self.records.ensure_dir()
+            self._restored = {r.pair: r for r in self.records.load_all()}
+        except RecordError as exc:
+            self._record_failed(str(exc))
+        if not self.inbox.exists():
+            try:
+                self.inbox.mkdir(parents=True)
+                log.info("created the inbox %s", self.inbox)
+            except OSError as exc:
+                log.error("the inbox %s does not exist and cannot be created: %s", self.inbox, exc.strerror)
+        if self.notifier is not None:
+            self.notifier.start()
+        self.watcher.start()  # the initial scan reports every pair before this returns
+        self._forget_orphan_records()
+        self._spawn("scheduler", self.scheduler.run)
+        self._spawn("supervisor", self._supervise)
+        if self.serve_web:
+            from .web import make_app
+            from .web.server import WebServer
+            app = make_app(self, self.config, clock=self.clock)
+            self.web_server = WebServer(app, self.config.web.host, self.config.web.port)
+            self.web_server.start()
+        self._started = True
+        log.info("ralph-watch is running: inbox %s, page %s, watching with %s", self.inbox, self.page_url,
+                 self.watcher.status().get("mode"))
+
+    def run_forever(self) -> None:
+        """start(), then wait for SIGINT/SIGTERM (or stop()), then shut down cleanly."""
+        def on_signal(signum: int, _frame: Any) -> None:
+            log.info("received %s: shutting down", signal.strsignal(signum))
+            self.stop.set()
+            self.scheduler.wake.set()
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, lambda *_: self._on_sighup())
+        self.start()
+        while not self.stop.wait(1.0):
+            pass
+        self.shutdown()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        self.stop.set()
+        self.scheduler.wake.set()
+        try:
+            self.watcher.stop_and_join(timeout)
+        except Exception:
+            log.exception("stopping the watcher")
+        if self.web_server is not None:
+            self.web_server.stop()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for name, th in self._threads.items():
+            th.join(timeout)
+            if th.is_alive():
+                log.warning("thread %s did not stop in time", name)
+        if self.notifier is not None:
+            self.notifier.stop(timeout)
+        try:
+            self.client.close()
+        except Exception:
+            pass
+        self.instance_lock.release()
+        log.info("ralph-watch stopped")
+
+    def _spawn(self, name: str, target: Any) -> None:
+        th = threading.Thread(target=target, name=name, daemon=True)
+        th.start()
+        self._threads[name] = th
+
+    def _supervise(self) -> None:
+        mount_lost = False
+        while not self.stop.wait(5.0):
+            try:
+                st = self.watcher.status()
+                if not st.get("inbox_ok", True):
+                    if not mount_lost and self.notifier is not None:
+                        self.notifier.send("mount_lost", video=str(self.inbox), state="unreachable",
+                                           message=f"The inbox {self.inbox} cannot be read: {st.get('error')}. "
+                                                   "Nothing was deleted; tasks come back when it is reachable.")
+                    mount_lost = True
+                elif mount_lost:
+                    mount_lost = False
+                    if self.notifier is not None:
+                        self.notifier.reset_episode("mount_lost")
+                th = self._threads.get("scheduler")
+                if th is not None and not th.is_alive() and not self.stop.is_set():
+                    log.error("the scheduler thread died; restarting it")
+                    self._spawn("scheduler", self.scheduler.run)
+            except Exception:
+                log.exception("supervisor pass failed")
+
+    def _on_sighup(self) -> None:
+        log.info("SIGHUP: rescanning the inbox (restart the service to apply config changes)")
+        try:
+            self.watcher.rescan_now()
+        except Exception:
+            log.exception("rescan failed")
+
+    # -- inbox → tasks -------------------------------------------------------------------------
+    def _on_snapshots(self, snapshots: list[Any]) -> None:
+        with self._lock:
+            for snap in sorted(snapshots, key=lambda s: s.key):  # file-name order (cron slots at start)
+                try:
+                    self._snapshots[snap.key] = snap
+                    if not snap.videos and not snap.sidecars:
+                        self._snapshots.pop(snap.key, None)
+                    self._apply(snap)
+                except Exception:
+                    log.exception("could not process %s", snap.key)
+        self._wake()
+
+    def revalidate(self, key: str) -> None:
+        """Check a pair again from its last snapshot (its files changed under a task)."""
+        with self._lock:
+            self._validated.pop(key, None)
+            snap = self._snapshots.get(key)
+            if snap is not None:
+                self._apply(snap)
+        self._wake()
+
+    def _apply(self, snap: Any) -> None:
+        key = snap.key
+        task = self.board.by_key(key)
+        videos, sidecars = list(snap.videos), list(snap.sidecars)
+        if not videos and not sidecars:
+            self._validated.pop(key, None)
+            if task is None:
+                return
+            if task.state in EDITABLE:
+                self.queues.release(key)
+                self.board.remove(task.id)
+                remove_error_file(self.inbox, key)
+                self._drop_record(key)
+            elif task.state is S.PUBLISHED and task.files_kept:
+                self._drop_record(key)
+                self.board.update(task.id, files_kept=False, error=None, video=None, sidecar=None,
+                                  followup=None, followup_kind=None)
+                self.board.detach_key(task.id)
+            return
+        if task is not None and task.state in (S.PUBLISHED, S.CANCELLED) and not task.files_kept:
+            self.board.detach_key(task.id)  # a new pair with the name of a finished one
+            task = None
+        video = videos[0] if videos else None
+        side = sidecars[0] if sidecars else None
+        rels = {"video": video.rel if video else None, "sidecar": side.rel if side else None}
+        if task is None:
+            task = self.board.create(key, note="found", **rels)
+        elif task.state in EDITABLE:
+            task = self.board.update(task.id, **rels) or task
+        if task.state not in EDITABLE or task.settle:
+            return  # TikTok has it (or it is being settled): edits wait
+        name = key.rsplit("/", 1)[-1]
+        problems = []
+        if len(videos) > 1:
+            problems.append(f"two videos for one name: {videos[0].rel} and {videos[1].rel}; keep only one of them")
+        if len(sidecars) > 1:
+            problems.append(f"two sidecars for one name: {sidecars[0].rel} and {sidecars[1].rel}; keep only one")
+        for f in videos + sidecars:
+            if f.symlink:
+                problems.append(f"{f.rel} is a symbolic link; ralph-watch never follows links: put the file "
+                                "itself into the inbox")
+            elif not f.regular:
+                problems.append(f"{f.rel} is not a regular file (a folder, pipe or device): remove or rename it")
+        if problems:
+            self._validated.pop(key, None)
+            self._set(task, S.INVALID, error="\n".join(problems))
+            return
+        if video is None:
+            self._set(task, S.WAITING, error=f"Waiting for the video {name}.mp4 (or .mov, .webm) next to {side.rel}.")
+            return
+        if side is None:
+            self._set(task, S.WAITING, error=f"Waiting for the sidecar {name}.yaml next to {video.rel} "
+                                             f"(`ralph-watch new {video.rel}` writes one).")
+            return
+        if snap.inflight:
+            self._set(task, S.WAITING, error=f"Still being synced ({snap.inflight} is in the folder).")
+            return
+        if video.size == 0:
+            self._set(task, S.WAITING, error=f"{video.rel} is empty: probably an online-only placeholder of a sync "
+                                             "client. Make the file available offline on this machine.")
+            return
+        if not (video.stable and side.stable):
+            busy = video.rel if not video.stable else side.rel
+            self._set(task, S.WAITING, error=f"{busy} is still being written; waiting until it has not changed "
+                                             f"for {self.config.watch.settle_seconds:g} s.")
+            return
+        sig = tuple((f.rel, f.size, f.mtime_ns) for f in videos + sidecars)
+        if self._validated.get(key) == sig and task.state is not S.WAITING and key not in self._force_now:
+            return  # nothing new since the last check
+        self._validated[key] = sig
+        rec = self._restored.pop(key, None)
+        if rec is not None and self._restore(task, rec, video.rel, side.rel):
+            return
+        result, found = validate_pair(self.inbox, video=video.rel, sidecar=side.rel, tz=self.config.tz,
+                                      defaults=self.config.defaults, probe_cache=self.probe_cache)
+        if result is None:
+            self.queues.release(key)
+            self._set(task, S.INVALID, error="\n".join(str(p) for p in found), sidecar_data=None)
+            return
+        sc = result.sidecar
+        seen = self.published.get(result.identity.content_key)
+        if seen is not None and key not in self._force_now:
+            self._set(task, S.INVALID, error=f"{video.rel} was already published at {self._describe(seen)} (the same "
+                                             "video content). ralph-watch does not publish a video twice; delete it.")
+            return
+        now = self.clock.now()
+        values = dict(title=sc.title, privacy=sc.privacy if sc.mode == "direct" else None, mode=sc.mode,
+                      sidecar_data=sc, video_info=result.info, identity=result.identity, retries=0, held=False,
+                      cron_key=sc.cron, error=None, progress=None)
+        if key in self._force_now:
+            self._force_now.discard(key)
+            self.queues.release(key)
+            due = now
+        elif sc.cron:
+            from .schedule import parse_cron
+            slot = self.queues.slot_of(key) if task.cron_key == sc.cron else None
+            if slot is None:
+                self.queues.release(key)
+                slot = self.queues.assign(key, parse_cron(sc.cron), now=now, tz=self.config.tz)
+            due = slot
+        else:
+            self.queues.release(key)
+            due = sc.at or now
+            if sc.at is not None and now - sc.at > self.scheduler.grace:
+                self._set(task, S.MISSED, due=due, **{k: v for k, v in values.items() if k != "error"},
+                          error=f"`at: {sc.at_text}` is more than "
+                                f"{self.scheduler.grace.total_seconds() / 3600:g} h in the past. Edit `at:` to a "
+                                "future time, or press Retry to publish it now.")
+                return
+        self._set(task, S.SCHEDULED, due=due, **values)
+
+    def _restore(self, task: Task, rec: PublishRecord, video: str, sidecar: str) -> bool:
+        """A publish record from before a restart: restore its state instead of publishing again."""
+        try:
+            same = file_identity(self.inbox / video).same_content(rec.identity)
+        except OSError:
+            same = False
+        if not same:
+            log.info("%s changed since its publish record was written; treating it as a new video", video)
+            self._drop_record(task.key)
+            return False
+        result, _ = validate_pair(self.inbox, video=video, sidecar=sidecar, tz=self.config.tz,
+                                  defaults=self.config.defaults, probe_cache=self.probe_cache)
+        info = {}
+        if result is not None:
+            sc = result.sidecar
+            info = dict(title=sc.title, privacy=sc.privacy if sc.mode == "direct" else None, mode=sc.mode,
+                        sidecar_data=sc, video_info=result.info, cron_key=sc.cron)
+        info.update(identity=rec.identity, publish_id=rec.publish_id, attempts=max(task.attempts, 1),
+                    mode=info.get("mode") or rec.mode)
+        if rec.outcome in ("uploading", "processing"):
+            self._set(task, S.NEEDS_LOGIN, settle=True,
+                      error="This video was sent to TikTok before a restart. After you log in, ralph-watch asks "
+                            "TikTok how it ended instead of publishing it again.", **info)
+        elif rec.outcome == "in_inbox":
+            self._set(task, S.NEEDS_LOGIN, settle=True,
+                      error="This draft is in your TikTok inbox; after you log in, ralph-watch checks whether "
+                            "you posted it.", **info)
+        elif rec.outcome == "published":
+            self._set(task, S.PUBLISHED, **info)
+            self.publisher._delete_after_publish(self.board.get(task.id))
+        else:
+            self._set(task, S.FAILED, error=rec.detail or "TikTok refused this video before a restart; "
+                                                         "the files are kept. Press Retry to try again.", **info)
+        return True
+
+    def _forget_orphan_records(self) -> None:
+        """Records whose files are all gone are forgotten (they live as long as a file does)."""
+        if not self.watcher.status().get("inbox_ok", True):
+            return  # an unreachable inbox is not an empty one
+        with self._lock:
+            for pair in list(self._restored):
+                if pair not in self._snapshots:
+                    self._restored.pop(pair)
+                    self._drop_record(pair)
+
+    def _drop_record(self, key: str) -> None:
+        try:
+            self.records.delete(key)
+        except RecordError as exc:
+            log.warning("%s", exc)
+
+    def _set(self, task: Task, state: State, **values: Any) -> None:
+        if state is task.state:
+            self.board.update(task.id, **values)
+        else:
+            self.board.transition(task.id, state, **values)
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def _on_transition(self, task: Task, old: State | None, note: str) -> None:
+        err = f": {task.error}" if task.error else ""
+        log.info("task %s %s: %s -> %s%s", task.id, task.video or task.sidecar or task.key,
+                 old.value if old else "new", task.state.value, err.replace("\n", " / "))
+        try:
+            if task.state in PROBLEM_STATES and task.error:
+                write_error_file(self.inbox, task.key, video=task.video, state=task.state.value, message=task.error,
+                                 when=self.clock.now())
+            elif task.state in (S.SCHEDULED, S.UPLOADING, S.PROCESSING, S.IN_INBOX, S.WAITING) and old in PROBLEM_STATES:
+                remove_error_file(self.inbox, task.key)
+        except Exception:
+            log.exception("error file for %s", task.key)
+        event = NOTIFY_STATES.get(task.state)
+        if event and self.notifier is not None and old is not task.state:
+            self.notifier.send(event, video=task.video or task.key, state=task.state.value,
+                               message=task.error or "", title=task.title, task_id=task.id)
+
+    def _mark_published(self, content_key: str, when: datetime) -> None:
+        self.published[content_key] = when
+
+    def _record_failed(self, reason: str) -> None:
+        log.error("publishing paused: %s", reason)
+        self._paused = True
+        self._pause_reason = f"Publishing is paused: {reason}. Fix it, then press Resume."
+
+    def _wake(self) -> None:
+        self.scheduler.wake.set()
+
+    def _describe(self, when: datetime) -> str:
+        return when.astimezone(self.config.tz).strftime("%Y-%m-%d %H:%M %Z")
+
+    def _reslot(self, task: Task, now: datetime) -> datetime | None:
+        sc = task.sidecar_data
+        if sc is None or not sc.cron:
+            return None
+        with self._lock:
+            return self.queues.advance(task.key, now=now, tz=self.config.tz)
+
+    def _capacity(self) -> int:
+        with self._inflight_lock:
+            busy = sum(1 for kind, _ in self._inflight if kind == "publish")
+        return PUBLISH_WORKERS - busy
+
+    def _submit(self, kind: str, task_id: str) -> bool:
+        job = (kind, task_id)
+        with self._inflight_lock:
+            if job in self._inflight or self.stop.is_set():
+                return False
+            self._inflight.add(job)
+        fn = {"publish": self.publisher.publish, "settle": self.publisher.settle,
+              "follow": self.publisher.follow}[kind]
+
+        def run() -> None:
+            try:
+                fn(task_id)
+            except Exception:
+                log.exception("%s of task %s failed", kind, task_id)
+            finally:
+                with self._inflight_lock:
+                    self._inflight.discard(job)
+                self._wake()
+        try:
+            self.executor.submit(run)
+        except RuntimeError:  # shutting down
+            with self._inflight_lock:
+                self._inflight.discard(job)
+            return False
+        return True
+
+    # -- WebBackend ----------------------------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def account(self) -> dict | None:
+        acc = self.client.account
+        if acc is None or not self.client.logged_in:
+            return None
+        return {"nickname": acc.nickname, "username": getattr(acc, "username", None), "avatar": self._avatar is not None,
+                "access_expires_at": acc.access_expires_at, "refresh_expires_at": acc.refresh_expires_at,
+                "scopes": sorted(acc.scopes)}
+
+    def login_url(self, *, state: str, code_challenge: str) -> str:
+        return self.client.authorize_url(state=state, code_challenge=code_challenge)
+
+    def finish_login(self, *, code: str, code_verifier: str, scopes: str | None) -> None:
+        from .web.backend import LoginError
+        try:
+            self.client.exchange_code(code, code_verifier=code_verifier, granted_scopes=scopes)
+        except TikTokError as exc:
+            raise LoginError(exc.sentence()) from None
+        log.info("logged in to TikTok as %s", self.client.account.nickname)
+        if self.notifier is not None:
+            self.notifier.reset_episode("needs_login")
+        try:
+            self._avatar = self.client.fetch_avatar()
+        except TikTokError:
+            self._avatar = None
+        self._wake()
+
+    def logout(self) -> None:
+        self.client.logout()
+        self._avatar = None
+        log.info("logged out of TikTok; the token was revoked and forgotten")
+
+    def avatar(self) -> tuple[bytes, str] | None:
+        return self._avatar
+
+    def cancel(self, task_id: str) -> None:
+        from .web.backend import ActionError
+        with self._lock:
+            t = self.board.get(task_id)
+            if t is None:
+                raise ActionError(404, "There is no such task.")
+            if t.state in ACTIVE:
+                raise ActionError(409, f"{t.video} is {t.state.value}: TikTok already has it, so it cannot be "
+                                       "cancelled now. Wait until it is done.")
+            if t.state in (S.PUBLISHED, S.CANCELLED):
+                raise ActionError(409, f"{t.video or t.key} is already {t.state.value}.")
+            moved = self.board.transition(t.id, S.CANCELLED, expect={t.state}, progress=None, followup=None,
+                                          settle=False, error=None)
+            if moved is None:
+                raise ActionError(409, "The task changed meanwhile; look again.")
+            self.queues.release(t.key)
+            problems = delete_files(self.inbox, [t.video, t.sidecar])
+            remove_error_file(self.inbox, t.key)
+            self._drop_record(t.key)
+            self._validated.pop(t.key, None)
+            if problems:
+                self.board.update(t.id, error="Cancelled, but " + "; ".join(problems) + ".")
+            self.board.detach_key(t.id)
+        self._wake()
+
+    def retry(self, task_id: str) -> None:
+        from .web.backend import ActionError
+        with self._lock:
+            t = self.board.get(task_id)
+            if t is None:
+                raise ActionError(404, "There is no such task.")
+            if not (t.state in (S.FAILED, S.MISSED) or (t.state is S.PUBLISHED and t.files_kept)
+                    or (t.state is S.NEEDS_LOGIN and t.settle)):
+                raise ActionError(409, f"Retry is for failed or missed tasks; this one is {t.state.value}.")
+            self._drop_record(t.key)
+            self._force_now.add(t.key)
+            self._validated.pop(t.key, None)
+            if t.identity is not None:
+                self.published.pop(t.identity.content_key, None)
+            self.board.transition(t.id, S.WAITING, progress=None, settle=False, files_kept=False, followup=None,
+                                  error="Checking the files again before publishing.", publish_id=None, post_id=None)
+            snap = self._snapshots.get(t.key)
+            if snap is not None:
+                self._apply(snap)
+        self._wake()
+
+    def publish_now(self, task_id: str) -> None:
+        from .web.backend import ActionError
+        with self._lock:
+            t = self.board.get(task_id)
+            if t is None or t.state is not S.SCHEDULED:
+                raise ActionError(409, "Publish now is for scheduled tasks.")
+            self.queues.release(t.key)
+            self.board.update(t.id, due=self.clock.now(), held=False, error=None)
+        self._wake()
+
+    def pause(self) -> None:
+        self._paused = True
+        self._pause_reason = None
+        log.info("publishing paused from the page")
+
+    def resume(self) -> None:
+        self._paused = False
+        self._pause_reason = None
+        log.info("publishing resumed")
+        self._wake()
+
+    def health(self) -> tuple[bool, dict]:
+        st = self.watcher.status()
+        sched = self._threads.get("scheduler")
+        sched_ok = sched is not None and sched.is_alive()
+        watch_ok = bool(st.get("alive", True))
+        inbox_ok = bool(st.get("inbox_ok", True))
+        reasons = []
+        if not sched_ok:
+            reasons.append("the scheduler is not running")
+        if not watch_ok:
+            reasons.append("the inbox watcher is not running")
+        if not inbox_ok:
+            reasons.append(f"the inbox cannot be read: {st.get('error')}")
+        ok = not reasons and self._started
+        return ok, {"ok": ok, "paused": self._paused, "watch_mode": st.get("mode"), "watch_reason": st.get("reason"),
+                    "inbox_ok": inbox_ok, "last_scan": st.get("last_scan"), "logged_in": self.client.logged_in,
+                    "tasks": self.board.counts(), "reason": "; ".join(reasons) or None}
+
+    def warnings(self) -> list[str]:
+        out = []
+        if self._pause_reason:
+            out.append(self._pause_reason)
+        try:
+            from .schedule import quota_warnings
+            dues = [t.due for t in self.board.select(lambda t: t.state is S.SCHEDULED and t.mode == "direct"
+                                                     and t.due is not None)]
+            out.extend(quota_warnings(dues, limits=self.config.tiktok.limits, tz=self.config.tz,
+                                      now=self.clock.now()))
+        except Exception:
+            log.exception("quota warnings")
+        return out
+
+    def watch_status(self) -> dict:
+        return self.watcher.status()
+
+
+def problems_text(problems: list[SidecarProblem]) -> str:
+    return "\n".join(str(p) for p in problems)
