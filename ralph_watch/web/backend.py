@@ -1,0 +1,71 @@
+"""What the web layer needs from the service: the `WebBackend` protocol and its two errors.
+
+The service implements the protocol; tests use `tests/support/fake_backend.py`. The web
+layer never sees a token: `account()` gives only display data and expiry times.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ..tasks import TaskBoard
+
+__all__ = ["WebBackend", "LoginError", "ActionError"]
+
+
+class LoginError(Exception):
+    """Finishing a TikTok login failed; `message` is a sentence for the page."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class ActionError(Exception):
+    """A task action was refused. `status` is the HTTP status (404, 409, ...); `message` a sentence."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = int(status)
+        self.message = message
+        super().__init__(f"{status}: {message}")
+
+
+class WebBackend(Protocol):
+    board: TaskBoard
+    config: Any  # ralph_watch.config.Config
+    paused: bool
+
+    def account(self) -> dict | None:
+        """{"nickname", "avatar": bool, "access_expires_at", "refresh_expires_at", "scopes"} or None."""
+
+    def login_url(self, *, state: str, code_challenge: str) -> str:
+        """TikTok's authorize URL for this state and PKCE challenge."""
+
+    def finish_login(self, *, code: str, code_verifier: str, scopes: str | None) -> None:
+        """Exchange the code; raises LoginError(sentence)."""
+
+    def logout(self) -> None:
+        """Revoke (best effort) and forget the tokens."""
+
+    def avatar(self) -> tuple[bytes, str] | None:
+        """(image bytes, content type) of the logged-in creator, or None."""
+
+    def cancel(self, task_id: str) -> None:
+        """Raises ActionError(status, message)."""
+
+    def retry(self, task_id: str) -> None:
+        """Raises ActionError(status, message)."""
+
+    def publish_now(self, task_id: str) -> None:
+        """Raises ActionError(status, message)."""
+
+    def pause(self) -> None:
+        ...
+
+    def resume(self) -> None:
+        ...
+
+    def health(self) -> tuple[bool, dict]:
+        """(ok, {"ok", "paused", "watch_mode", "watch_reason", "inbox_ok", "last_scan", "threads", "reason"})."""
+
+    def warnings(self) -> list[str]:
+        """Sentences for the page, e.g. "the queue as scheduled exceeds 15 posts on 2026-12-24"."""

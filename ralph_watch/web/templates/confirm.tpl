@@ -1,0 +1,15 @@
+% rebase('base')
+<section class="card">
+  <h1>Cancel {{name}}?</h1>
+  % if title_text:
+  <p class="muted">“{{title_text}}”</p>
+  % end
+  <p>Cancelling deletes <strong>both files</strong> of this pair from the inbox (and, in a synced
+  folder, from every synced device). This cannot be undone.</p>
+  <form method="post" action="/tasks/{{task_id}}/cancel" class="inline">
+    <input type="hidden" name="csrf" value="{{csrf}}">
+    <input type="hidden" name="confirmed" value="yes">
+    <button type="submit" class="danger">Yes, cancel and delete the files</button>
+  </form>
+  <a class="button" href="/">No, keep it</a>
+</section>

@@ -1,0 +1,146 @@
+% rebase('base')
+<section class="card account" id="account" data-logged-in="{{'yes' if account else 'no'}}">
+% if account:
+  <div class="who">
+    % if account['avatar']:
+    <img class="avatar" src="/avatar" alt="" width="56" height="56">
+    % end
+    <div>
+      <h1>Logged in as <span class="nick">{{account['nickname']}}</span></h1>
+      % if account['relogin_text']:
+      <p class="{{'warn' if account['relogin_soon'] else 'muted'}}">A new TikTok login will be needed by
+        {{account['relogin_text']}} ({{account['relogin_relative']}}).</p>
+      % end
+    </div>
+    <form method="post" action="/logout" class="inline push" data-confirm="Log out of TikTok? Nothing is published until you log in again.">
+      <input type="hidden" name="csrf" value="{{csrf}}">
+      <button type="submit">Log out</button>
+    </form>
+  </div>
+  <p class="notice">By posting, you agree to TikTok's
+    <a href="{{music_url}}" rel="noopener noreferrer" target="_blank">Music Usage Confirmation</a>.</p>
+% else:
+  <h1>Not logged in</h1>
+  <p>Log in so ralph-watch can publish the videos in your inbox to your TikTok account at the times
+    their sidecar files ask for. After TikTok confirms a post, the video and its sidecar are deleted.
+    The login stays in this service's memory only and is forgotten when you log out or it stops.</p>
+  <p><a class="button primary" href="/login">Log in with TikTok</a>
+    <a href="/privacy">What happens to your data</a></p>
+% end
+</section>
+
+% if warnings:
+<section class="card warnings" aria-label="Warnings">
+  <ul>
+  % for w in warnings:
+    <li>{{w}}</li>
+  % end
+  </ul>
+</section>
+% end
+
+% if unaudited:
+<section class="card warnings" id="unaudited">
+  <h2>This TikTok app has not passed TikTok's audit yet</h2>
+  <p>Until it does, TikTok accepts posts from it only as private ("only me") posts from a private
+    account, for at most 5 posting accounts a day. Make your TikTok account private and set
+    <code>privacy: private</code>, or use <code>mode: draft</code>: the video is sent to your TikTok
+    inbox and you publish it, publicly if you like, from the TikTok app.</p>
+</section>
+% end
+
+<section class="card service">
+  <h2>Service</h2>
+  <dl class="facts" id="health" data-ok="{{'yes' if health['ok'] else 'no'}}">
+    <dt>Health</dt><dd id="health-state">{{'OK' if health['ok'] else 'Problem: ' + (health['reason'] or 'unknown')}}</dd>
+    <dt>Watching</dt><dd>{{health['mode']}}{{(' (' + health['why'] + ')') if health['why'] else ''}}</dd>
+    <dt>Last scan</dt><dd>{{health['last_scan']}}</dd>
+    <dt>Inbox</dt><dd>{{'reachable' if health['inbox_ok'] else ('not reachable' if health['inbox_ok'] is not None else 'unknown')}}</dd>
+    <dt>Publishing</dt><dd id="paused-state">{{'paused' if paused else 'running'}}</dd>
+  </dl>
+  % if paused:
+  <form method="post" action="/resume" class="inline">
+    <input type="hidden" name="csrf" value="{{csrf}}">
+    <button type="submit" class="primary">Resume publishing</button>
+  </form>
+  % else:
+  <form method="post" action="/pause" class="inline">
+    <input type="hidden" name="csrf" value="{{csrf}}">
+    <button type="submit">Pause publishing</button>
+  </form>
+  % end
+</section>
+
+<section class="card tasks">
+  <h2>Tasks</h2>
+  <nav class="filters" aria-label="Filter by state">
+    <a href="/" class="{{'current' if not state else ''}}">all ({{sum(counts.values())}})</a>
+    % for s in states:
+    %   if counts.get(s) or s == state:
+    <a href="/?state={{s}}" class="{{'current' if s == state else ''}}">{{s}} ({{counts.get(s, 0)}})</a>
+    %   end
+    % end
+  </nav>
+  <div class="scroll">
+  <table id="tasks" data-state="{{state or ''}}" data-limit="{{page_size}}" data-offset="{{(page - 1) * page_size}}"
+         data-tz="{{tz_name}}" data-post-base="{{'https://www.tiktok.com/@' + account['username'] + '/video/' if account and account['username'] else 'https://www.tiktok.com/video/'}}">
+    <thead>
+      <tr><th>Video</th><th>Title</th><th>Privacy</th><th>Mode</th><th>Due</th><th>State</th><th>Actions</th></tr>
+    </thead>
+    <tbody>
+    % for r in rows:
+      <tr id="task-{{r.id}}" data-id="{{r.id}}" data-name="{{r.video}}">
+        <td data-label="Video" class="c-video">{{r.video}}</td>
+        <td data-label="Title" class="c-title">{{r.title}}</td>
+        <td data-label="Privacy" class="c-short">{{r.privacy}}</td>
+        <td data-label="Mode" class="c-short">{{r.mode}}</td>
+        <td data-label="Due">
+          % if r.due_text:
+          <time datetime="{{r.due_iso}}">{{r.due_text}}</time> <span class="rel">{{r.due_relative}}</span>
+          % end
+        </td>
+        <td data-label="State">
+          <span class="badge s-{{r.state}}">{{r.state}}</span>
+          % if r.progress is not None:
+          <progress max="1" value="{{'%.3f' % r.progress}}">{{'%d %%' % round(r.progress * 100)}}</progress>
+          % end
+          % if r.error:
+          <p class="error">{{r.error}}</p>
+          % end
+          % if r.post_url:
+          <a class="post" href="{{r.post_url}}" rel="noopener noreferrer" target="_blank">View post</a>
+          % end
+        </td>
+        <td class="c-actions">
+          % for a in r.actions:
+          <form method="post" action="/tasks/{{r.id}}/{{a}}" class="inline"
+            % if a == 'cancel':
+                data-confirm="Cancel {{r.video}}? Both files will be deleted from the inbox."
+            % end
+          >
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <button type="submit" class="{{'danger' if a == 'cancel' else ''}}">{{ {'cancel': 'Cancel', 'retry': 'Retry', 'publish-now': 'Publish now'}[a] }}</button>
+          </form>
+          % end
+        </td>
+      </tr>
+    % end
+    </tbody>
+  </table>
+  </div>
+  % if not rows:
+  <p class="muted" id="empty">No tasks{{' in state ' + state if state else ''}}. Drop a video and its .yaml sidecar into the inbox.</p>
+  % end
+  % if pages > 1:
+  <nav class="pager" aria-label="Pages">
+    % q = ('state=' + state + '&') if state else ''
+    % if page > 1:
+    <a href="/?{{q}}page={{page - 1}}">← earlier</a>
+    % end
+    <span>page {{page}} of {{pages}} ({{total}} tasks)</span>
+    % if page < pages:
+    <a href="/?{{q}}page={{page + 1}}">later →</a>
+    % end
+  </nav>
+  % end
+</section>

@@ -1,0 +1,111 @@
+"""A fake `WebBackend` for the web tests: a real TaskBoard, recorded calls, scripted answers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ralph_watch.clock import FakeClock
+from ralph_watch.limits import Limits
+from ralph_watch.tasks import ACTIVE, State, TaskBoard
+from ralph_watch.web.backend import ActionError, LoginError
+
+START = datetime(2026, 12, 24, 12, 0, tzinfo=timezone.utc)
+
+
+def web_config(*, host: str = "127.0.0.1", port: int = 8080, public_url: str | None = None,
+               allowed_hosts: tuple[str, ...] = (), password: str | None = None,
+               redirect_path: str = "/callback", tz: str = "Europe/Berlin") -> Any:
+    """A stand-in with only the attributes the web layer reads from `Config`."""
+    return SimpleNamespace(
+        web=SimpleNamespace(host=host, port=port, public_url=public_url, allowed_hosts=list(allowed_hosts),
+                            password=password),
+        redirect_path=redirect_path, tz=ZoneInfo(tz), tiktok=SimpleNamespace(limits=Limits()))
+
+
+@dataclass
+class FakeBackend:
+    clock: FakeClock
+    config: Any = None
+    board: TaskBoard = None  # type: ignore[assignment]
+    paused: bool = False
+    logged_in_as: dict | None = None
+    login_error: str | None = None
+    avatar_image: tuple[bytes, str] | None = None
+    health_answer: tuple[bool, dict] = (True, {"ok": True, "paused": False, "watch_mode": "events",
+                                               "watch_reason": "inotify works here", "inbox_ok": True,
+                                               "last_scan": None, "threads": {}, "reason": ""})
+    warning_list: list[str] = field(default_factory=list)
+    calls: list[tuple] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.board is None:
+            self.board = TaskBoard(now=self.clock.now)
+
+    # -- account -----------------------------------------------------------------------
+    def account(self) -> dict | None:
+        return dict(self.logged_in_as) if self.logged_in_as else None
+
+    def login_url(self, *, state: str, code_challenge: str) -> str:
+        self.calls.append(("login_url", state, code_challenge))
+        return f"https://www.tiktok.com/v2/auth/authorize/?client_key=ck&state={state}&code_challenge={code_challenge}"
+
+    def finish_login(self, *, code: str, code_verifier: str, scopes: str | None) -> None:
+        self.calls.append(("finish_login", code, code_verifier, scopes))
+        if self.login_error:
+            raise LoginError(self.login_error)
+        self.logged_in_as = {"nickname": "Ralph", "avatar": True, "access_expires_at": self.clock.now() + timedelta(hours=2),
+                             "refresh_expires_at": self.clock.now() + timedelta(days=180), "scopes": scopes,
+                             "access_token": "act.SECRET-ACCESS", "refresh_token": "rft.SECRET-REFRESH"}
+
+    def logout(self) -> None:
+        self.calls.append(("logout",))
+        self.logged_in_as = None
+
+    def avatar(self) -> tuple[bytes, str] | None:
+        return self.avatar_image
+
+    # -- actions -----------------------------------------------------------------------
+    def _task(self, task_id: str):
+        t = self.board.get(task_id)
+        if t is None:
+            raise ActionError(404, f"There is no task {task_id}; it may have finished. Reload the page.")
+        return t
+
+    def cancel(self, task_id: str) -> None:
+        t = self._task(task_id)
+        if t.state in ACTIVE:
+            raise ActionError(409, f"{t.video} is {t.state} right now and cannot be cancelled; wait until TikTok answers.")
+        self.calls.append(("cancel", task_id))
+        self.board.transition(task_id, State.CANCELLED)
+
+    def retry(self, task_id: str) -> None:
+        t = self._task(task_id)
+        if t.state not in (State.FAILED, State.MISSED, State.PUBLISHED):
+            raise ActionError(409, f"{t.video} is {t.state}; only failed, missed or published tasks can be retried.")
+        self.calls.append(("retry", task_id))
+        self.board.transition(task_id, State.SCHEDULED, due=self.clock.now())
+
+    def publish_now(self, task_id: str) -> None:
+        t = self._task(task_id)
+        if t.state is not State.SCHEDULED:
+            raise ActionError(409, f"{t.video} is {t.state}; only scheduled tasks can be published now.")
+        self.calls.append(("publish_now", task_id))
+        self.board.update(task_id, due=self.clock.now())
+
+    def pause(self) -> None:
+        self.calls.append(("pause",))
+        self.paused = True
+
+    def resume(self) -> None:
+        self.calls.append(("resume",))
+        self.paused = False
+
+    def health(self) -> tuple[bool, dict]:
+        ok, data = self.health_answer
+        return ok, dict(data, paused=self.paused)
+
+    def warnings(self) -> list[str]:
+        return list(self.warning_list)
