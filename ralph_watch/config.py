@@ -1,0 +1,521 @@
+"""config.yaml: parsed once, at start, into frozen dataclasses.
+
+`load_config` reads the strict YAML dialect (see strictyaml.py), replaces `${NAME}` in every
+string value from the environment (`$${` is a literal `${`), lets TIKTOK_CLIENT_KEY and
+TIKTOK_CLIENT_SECRET from the environment win over the file, resolves relative paths
+against the config file's folder, checks every key and raises one `ConfigError` listing
+every problem, each naming its dotted key. Secret values (client secret, web password,
+notification URLs, which embed tokens) never appear in a message or a repr.
+"""
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import re
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable, Final, Mapping
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from . import sidecar
+from .errors import ConfigError, SidecarError
+from .limits import Limits
+
+__all__ = [
+    "Config",
+    "WatchConfig",
+    "ScheduleConfig",
+    "WebConfig",
+    "TikTokConfig",
+    "NotifyConfig",
+    "load_config",
+    "read_config",
+    "default_config",
+    "machine_timezone",
+    "NOTIFY_EVENTS",
+    "WATCH_MODES",
+    "CONFIG_MAX_BYTES",
+]
+
+CONFIG_MAX_BYTES: Final = 1024 * 1024
+WATCH_MODES: Final = ("auto", "events", "polling")
+NOTIFY_EVENTS: Final = ("published", "failed", "invalid", "missed", "needs_login", "mount_lost")
+DEFAULT_SCOPES: Final = ("user.info.basic", "video.publish", "video.upload")
+# Keys whose values are never shown in a message (Apprise URLs carry bot tokens and passwords).
+SECRET_KEYS: Final = frozenset({"tiktok.client_secret", "web.password", "notify.urls"})
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    mode: str = "auto"
+    settle_seconds: float = 3.0
+    poll_seconds: float = 2.0
+    rescan_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    late_grace_minutes: float = 360.0
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class TikTokConfig:
+    client_key: str = ""
+    client_secret: str = field(default="", repr=False)
+    redirect_uri: str = "http://127.0.0.1:8080/callback"
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    api_base: str = "https://open.tiktokapis.com"
+    authorize_url: str = "https://www.tiktok.com/v2/auth/authorize/"
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    urls: tuple[str, ...] = field(default=(), repr=False)
+    events: tuple[str, ...] = NOTIFY_EVENTS
+    include_title: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    inbox: Path
+    state_dir: Path
+    timezone: str = "UTC"
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    tiktok: TikTokConfig = field(default_factory=TikTokConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def redirect_path(self) -> str:
+        """The path the OAuth callback is served on ("/callback")."""
+        return urlsplit(self.tiktok.redirect_uri).path or "/"
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+def machine_timezone(environ: Mapping[str, str]) -> str:
+    """The machine's IANA zone: $TZ, else the /etc/localtime symlink, else UTC."""
+    candidates = []
+    tz_env = environ.get("TZ", "").lstrip(":")
+    if tz_env:
+        candidates.append(tz_env)
+    try:
+        candidates.append(os.readlink("/etc/localtime"))
+    except OSError:
+        pass
+    for name in candidates:
+        if "zoneinfo/" in name:
+            name = name.split("zoneinfo/", 1)[1]
+        if _valid_zone(name):
+            return name
+    return "UTC"
+
+
+def _valid_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return bool(name)
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
+
+
+class _Problems:
+    """Collects one sentence per problem, naming the dotted key and its line."""
+
+    def __init__(self, path: str, lines: Mapping[str, int]) -> None:
+        self.path = path
+        self.lines = lines
+        self.items: list[str] = []
+        self.silenced: set[str] = set()  # keys whose ${NAME} failed: one problem is enough
+
+    def add(self, key: str, message: str) -> None:
+        if key in self.silenced:
+            return
+        line = self.lines.get(key)
+        if line is None and "." in key:  # a list item or a missing child: point at the parent
+            line = self.lines.get(key.rsplit(".", 1)[0])
+        where = f"{self.path}:{line}" if line is not None else self.path
+        self.items.append(f"{where}: {key}: {message}")
+
+
+def _substitute(value: Any, key: str, environ: Mapping[str, str], problems: _Problems,
+                substituted: set[str]) -> Any:
+    """Replace ${NAME} in every string below `value`; remember which keys changed."""
+    if isinstance(value, str):
+        def one(match: re.Match[str]) -> str:
+            text = match.group(0)
+            if text == "$${":
+                return "${"
+            name = match.group(1)
+            if name is None:
+                problems.add(key, "${ must be followed by a variable name and }, like ${HOME}; "
+                                  "write $${ for a literal ${")
+                problems.silenced.add(key)
+                return text
+            if name not in environ:
+                problems.add(key, f"the environment variable {name} is not set; set it, "
+                                  f"or write the value into the config instead of ${{{name}}}")
+                problems.silenced.add(key)
+                return ""
+            substituted.add(key)
+            return environ[name]
+        return _VAR.sub(one, value) if "${" in value else value
+    if isinstance(value, list):
+        return [_substitute(v, key, environ, problems, substituted) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, f"{key}.{k}", environ, problems, substituted) for k, v in value.items()}
+    return value
+
+
+def _unknown_keys(section: Mapping[str, Any], known: tuple[str, ...], prefix: str, problems: _Problems) -> None:
+    import difflib
+
+    for key in section:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            hint = f'did you mean "{close[0]}"?' if close else f"known keys are {', '.join(known)}"
+            problems.add(f"{prefix}{key}", f"unknown key; {hint}")
+
+
+class _Reader:
+    """Typed getters for one section; each records a problem and returns the default on error."""
+
+    def __init__(self, data: Mapping[str, Any], prefix: str, problems: _Problems, substituted: set[str]) -> None:
+        self.data = data
+        self.prefix = prefix
+        self.problems = problems
+        self.substituted = substituted
+
+    def _shown(self, key: str, value: Any) -> str:
+        if key in SECRET_KEYS:
+            return "the value given"
+        if value is None:
+            return "nothing"
+        return repr(value) if not isinstance(value, str) else f'"{value}"'
+
+    def get(self, name: str, default: Any, check: Callable[[str, Any], Any]) -> Any:
+        key = self.prefix + name
+        if name not in self.data:
+            return default
+        try:
+            return check(key, self.data[name])
+        except _Bad as exc:
+            self.problems.add(key, exc.message)
+            return default
+
+    # the checks raise _Bad(message)
+    def number(self, *, minimum: float = 0.0, strict: bool = True, whole: bool = False) -> Callable[[str, Any], Any]:
+        def check(key: str, value: Any) -> Any:
+            if isinstance(value, str) and key in self.substituted:
+                value = _from_env_text(value)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                kind = "a whole number" if whole else "a number"
+                raise _Bad(f"must be {kind}, not {self._shown(key, value)}")
+            if not math.isfinite(value):
+                raise _Bad(f"must be a finite number, not {value!r}")
+            if whole and int(value) != value:
+                raise _Bad(f"must be a whole number, not {value!r}")
+            if (strict and value <= minimum) or (not strict and value < minimum):
+                raise _Bad(f"must be {'greater than' if strict else 'at least'} {minimum:g}, not {value!r}")
+            return int(value) if whole else float(value)
+        return check
+
+    def text(self, *, empty_ok: bool = True, null_ok: bool = False) -> Callable[[str, Any], Any]:
+        def check(key: str, value: Any) -> Any:
+            if value is None and null_ok:
+                return None
+            if not isinstance(value, str):
+                raise _Bad(f"must be text, not {self._shown(key, value)}; put it in quotes")
+            if not empty_ok and not value.strip():
+                raise _Bad("must not be empty")
+            return value
+        return check
+
+    def boolean(self) -> Callable[[str, Any], Any]:
+        def check(key: str, value: Any) -> Any:
+            if isinstance(value, str) and key in self.substituted and value.lower() in ("true", "false"):
+                return value.lower() == "true"
+            if isinstance(value, str) and value.lower() in ("yes", "no", "on", "off", "y", "n"):
+                fix = "true" if value.lower() in ("yes", "on", "y") else "false"
+                raise _Bad(f'"{value}" is not true or false here: ralph-watch reads YAML 1.2, where '
+                           f"yes/no/on/off are plain words; write {key.rsplit('.', 1)[-1]}: {fix}")
+            if not isinstance(value, bool):
+                raise _Bad(f"must be true or false, not {self._shown(key, value)}")
+            return value
+        return check
+
+    def text_list(self) -> Callable[[str, Any], Any]:
+        def check(key: str, value: Any) -> Any:
+            if value is None:
+                return ()
+            if not isinstance(value, list):
+                raise _Bad(f"must be a list like [a, b], not {self._shown(key, value)}")
+            for i, item in enumerate(value):
+                if not isinstance(item, str):
+                    shown = "an item that is not text" if key in SECRET_KEYS else repr(item)
+                    raise _Bad(f"item {i + 1} must be text, not {shown}; put it in quotes")
+            return tuple(value)
+        return check
+
+
+class _Bad(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+
+
+def _from_env_text(value: str) -> Any:
+    """A number that arrived as text through ${NAME} is still a number."""
+    text = value.strip()
+    if _NUMBER.fullmatch(text):
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    return value
+
+
+def _check_url(key: str, value: str, *, loopback_http_only: bool, problems: _Problems) -> bool:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.add(key, f'"{value}" is not an absolute http(s) URL; write it like https://example.com/path')
+        return False
+    if loopback_http_only and parts.scheme == "http" and not _is_loopback(parts.hostname):
+        problems.add(key, f'"{value}" must use https (plain http only on a loopback address such as 127.0.0.1)')
+        return False
+    return True
+
+
+def _section(raw: Mapping[str, Any], name: str, problems: _Problems) -> Mapping[str, Any]:
+    value = raw.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.add(name, f"must be a mapping of keys (indented lines below {name}:), not {value!r}")
+        return {}
+    return value
+
+
+def _expand_path(value: str, *, base_dir: Path, environ: Mapping[str, str]) -> Path:
+    if value == "~" or value.startswith("~/"):
+        home = environ.get("HOME") or os.path.expanduser("~")
+        value = home + value[1:]
+    elif value.startswith("~"):
+        value = os.path.expanduser(value)
+    path = Path(value)
+    return path if path.is_absolute() else base_dir / path
+
+
+# -- the loader -------------------------------------------------------------------------------
+
+_TOP = ("inbox", "state_dir", "timezone", "watch", "schedule", "web", "tiktok", "notify", "defaults")
+_WATCH = tuple(f.name for f in fields(WatchConfig))
+_SCHEDULE = tuple(f.name for f in fields(ScheduleConfig))
+_WEB = tuple(f.name for f in fields(WebConfig))
+_TIKTOK = tuple(f.name for f in fields(TikTokConfig))
+_NOTIFY = tuple(f.name for f in fields(NotifyConfig))
+
+
+def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: str = "config.yaml") -> Config:
+    """Parse config text; raise ConfigError with every problem. `path` only labels messages."""
+    from .strictyaml import load_strict
+
+    try:
+        raw, lines = load_strict(text.encode("utf-8", "surrogatepass"), path=path, max_bytes=CONFIG_MAX_BYTES)
+    except SidecarError as exc:
+        raise ConfigError([str(p) for p in exc.problems]) from None
+
+    problems = _Problems(path, lines)
+    substituted: set[str] = set()
+    raw = {k: _substitute(v, k, environ, problems, substituted) for k, v in raw.items()}
+    _unknown_keys(raw, _TOP, "", problems)
+    top = _Reader(raw, "", problems, substituted)
+
+    inbox_text = top.get("inbox", "./inbox", top.text(empty_ok=False))
+    state_text = top.get("state_dir", "~/.local/state/ralph-watch", top.text(empty_ok=False))
+    base_dir = Path(base_dir)
+    inbox = _expand_path(inbox_text, base_dir=base_dir, environ=environ)
+    state_dir = _expand_path(state_text, base_dir=base_dir, environ=environ)
+
+    timezone = machine_timezone(environ)
+    if "timezone" in raw:
+        given = raw["timezone"]
+        if not isinstance(given, str) or not _valid_zone(given):
+            problems.add("timezone", f"{given!r} is not an IANA time zone name; write it like "
+                                     "Europe/Berlin, America/New_York or UTC")
+        else:
+            timezone = given
+
+    # watch
+    w = _section(raw, "watch", problems)
+    _unknown_keys(w, _WATCH, "watch.", problems)
+    wr = _Reader(w, "watch.", problems, substituted)
+    mode = wr.get("mode", "auto", wr.text())
+    if mode not in WATCH_MODES:
+        problems.add("watch.mode", f'"{mode}" is not a watch mode; use one of {", ".join(WATCH_MODES)} '
+                                   "(polling for network mounts)")
+        mode = "auto"
+    watch = WatchConfig(
+        mode=mode,
+        settle_seconds=wr.get("settle_seconds", 3.0, wr.number()),
+        poll_seconds=wr.get("poll_seconds", 2.0, wr.number()),
+        rescan_seconds=wr.get("rescan_seconds", 300.0, wr.number()),
+    )
+
+    # schedule: 0 is allowed (never publish late)
+    s = _section(raw, "schedule", problems)
+    _unknown_keys(s, _SCHEDULE, "schedule.", problems)
+    sr = _Reader(s, "schedule.", problems, substituted)
+    schedule = ScheduleConfig(late_grace_minutes=sr.get("late_grace_minutes", 360.0, sr.number(strict=False)))
+
+    # web
+    wb = _section(raw, "web", problems)
+    _unknown_keys(wb, _WEB, "web.", problems)
+    br = _Reader(wb, "web.", problems, substituted)
+    host = br.get("host", "127.0.0.1", br.text(empty_ok=False))
+    port = br.get("port", 8080, br.number(whole=True, minimum=float("-inf")))
+    if not 1 <= port <= 65535:
+        problems.add("web.port", f"{port} is not a TCP port; use a number from 1 to 65535")
+        port = 8080
+    public_url = br.get("public_url", None, br.text(null_ok=True))
+    if public_url is not None:
+        if not _check_url("web.public_url", public_url, loopback_http_only=True, problems=problems):
+            public_url = None
+        elif urlsplit(public_url).query or urlsplit(public_url).fragment:
+            problems.add("web.public_url", "must not have a query (?...) or fragment (#...)")
+    allowed_hosts = br.get("allowed_hosts", (), br.text_list())
+    password = br.get("password", None, br.text(null_ok=True))
+    if password is not None and not password:
+        problems.add("web.password", "must not be empty; set a password or remove the line")
+        password = None
+    if password is None and (not _is_loopback(host) or wb.get("public_url") is not None):
+        reason = f'web.host "{host}" is reachable from other machines' if not _is_loopback(host) \
+            else "web.public_url is set"
+        problems.add("web.password", f"a password is required because {reason}; add password: ${{RALPH_WATCH_PASSWORD}} "
+                                     "under web: and set that environment variable")
+    web = WebConfig(host=host, port=port, public_url=public_url, allowed_hosts=allowed_hosts, password=password)
+
+    # tiktok
+    t = _section(raw, "tiktok", problems)
+    _unknown_keys(t, _TIKTOK, "tiktok.", problems)
+    tr = _Reader(t, "tiktok.", problems, substituted)
+    client_key = tr.get("client_key", "", tr.text(null_ok=True)) or ""
+    client_secret = tr.get("client_secret", "", tr.text(null_ok=True)) or ""
+    if environ.get("TIKTOK_CLIENT_KEY"):
+        client_key = environ["TIKTOK_CLIENT_KEY"]
+    if environ.get("TIKTOK_CLIENT_SECRET"):
+        client_secret = environ["TIKTOK_CLIENT_SECRET"]
+    redirect_uri = tr.get("redirect_uri", TikTokConfig.redirect_uri, tr.text(empty_ok=False))
+    if _check_url("tiktok.redirect_uri", redirect_uri, loopback_http_only=False, problems=problems):
+        parts = urlsplit(redirect_uri)
+        if parts.query or parts.fragment:
+            problems.add("tiktok.redirect_uri", "must not have a query (?...) or fragment (#...); "
+                                                "TikTok compares it exactly, e.g. http://127.0.0.1:8080/callback")
+    scopes = tr.get("scopes", DEFAULT_SCOPES, tr.text_list())
+    api_base = tr.get("api_base", TikTokConfig.api_base, tr.text(empty_ok=False))
+    _check_url("tiktok.api_base", api_base, loopback_http_only=False, problems=problems)
+    authorize_url = tr.get("authorize_url", TikTokConfig.authorize_url, tr.text(empty_ok=False))
+    _check_url("tiktok.authorize_url", authorize_url, loopback_http_only=False, problems=problems)
+    limits = Limits()
+    if "limits" in t and t["limits"] is not None:
+        if not isinstance(t["limits"], dict):
+            problems.add("tiktok.limits", "must be a mapping of keys (indented lines below limits:)")
+        else:
+            limit_values = {k: (_from_env_text(v) if isinstance(v, str) and f"tiktok.limits.{k}" in substituted else v)
+                            for k, v in t["limits"].items()}
+            limits, limit_problems = Limits.from_mapping(limit_values, where="tiktok.limits")
+            for message in limit_problems:
+                key, _, rest = message.partition(": ")
+                problems.add(key, rest)
+    tiktok = TikTokConfig(client_key=client_key, client_secret=client_secret, redirect_uri=redirect_uri,
+                          scopes=scopes, api_base=api_base, authorize_url=authorize_url, limits=limits)
+
+    # notify
+    n = _section(raw, "notify", problems)
+    _unknown_keys(n, _NOTIFY, "notify.", problems)
+    nr = _Reader(n, "notify.", problems, substituted)
+    urls = nr.get("urls", (), nr.text_list())
+    events = nr.get("events", NOTIFY_EVENTS, nr.text_list())
+    bad_events = [e for e in events if e not in NOTIFY_EVENTS]
+    if bad_events:
+        problems.add("notify.events", f"unknown event {', '.join(bad_events)}; "
+                                      f"events are {', '.join(NOTIFY_EVENTS)}")
+        events = tuple(e for e in events if e in NOTIFY_EVENTS)
+    notify = NotifyConfig(urls=urls, events=events,
+                          include_title=nr.get("include_title", False, nr.boolean()))
+
+    # defaults: sidecar keys, checked like a sidecar's
+    d = _section(raw, "defaults", problems)
+    for key, body in sidecar.check_defaults(d):
+        problems.add(f"defaults.{key}", body)
+
+    if problems.items:
+        raise ConfigError(problems.items)
+    return Config(inbox=inbox, state_dir=state_dir, timezone=timezone, watch=watch, schedule=schedule,
+                  web=web, tiktok=tiktok, notify=notify, defaults=MappingProxyType(dict(d)))
+
+
+def read_config(path: Path, environ: Mapping[str, str] = os.environ) -> Config:
+    """Read and parse a config file; a missing or unreadable file is a ConfigError too."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([
+            f"{path}: no such config file; create it by copying config.example.yaml "
+            f"(cp config.example.yaml {path}) and edit it, or pass another one with -c"
+        ]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot be read ({exc.strerror}); check its permissions"]) from None
+    if len(data) > CONFIG_MAX_BYTES:
+        raise ConfigError([f"{path}: the file is {len(data)} bytes, more than the {CONFIG_MAX_BYTES} allowed"])
+    try:
+        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError([f"{path}:{line}: the file is not UTF-8 text (byte offset {exc.start}); save it as UTF-8"]) from None
+    return load_config(text, base_dir=path.resolve().parent, environ=environ, path=str(path))
+
+
+def default_config(base_dir: Path, **overrides: Any) -> Config:
+    """The config without a file (inbox ./inbox under base_dir); `overrides` replace top-level fields."""
+    config = load_config("", base_dir=Path(base_dir), environ=os.environ)
+    if "inbox" in overrides or "state_dir" in overrides:
+        for name in ("inbox", "state_dir"):
+            if name in overrides and not Path(overrides[name]).is_absolute():
+                overrides[name] = Path(base_dir) / overrides[name]
+            elif name in overrides:
+                overrides[name] = Path(overrides[name])
+    return replace(config, **overrides)
