@@ -1,0 +1,820 @@
+"""When a pair is published: exact `at` times, cron queues, DST, lateness and TikTok's caps.
+
+Pure: no clock reads, no threads, no I/O. Every instant in and out is an aware datetime;
+instants come back in UTC. Wall-clock reasoning happens only on naive local datetimes,
+because aware arithmetic in Python is wall-clock arithmetic and resets `fold`.
+
+DST semantics for cron (Debian cron(8), as cronsim copies it, with one deliberate change):
+
+* Expressions that fire more than once an hour or every hour (minute field with several
+  values, or an hour field that is `*`) keep their real-time cadence: every instant whose
+  local wall time matches is a slot, so the repeated fall-back hour fires twice and the
+  skipped spring-forward hour does not fire at all.
+* Every other expression is "fixed-time": a wall time that falls into a spring-forward gap
+  runs once, right after the jump; a wall time that happens twice runs once, at the first.
+* Debian decides between the two by the *text* (a field starting with `*`); here the
+  decision is made on the value sets, so that lines which mean the same (`*/30 2 * * *`
+  and `0,30 2 * * *`) behave the same and can share one queue.
+
+croniter (7.0.0, pinned) only enumerates naive wall times from canonical numeric fields;
+the mapping of wall times to instants (and its DST rules) is ours, because croniter
+double-fires fixed-time jobs in the repeated hour.
+"""
+from __future__ import annotations
+
+import enum
+import heapq
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Collection, Iterable, Iterator, Mapping, NoReturn, Sequence
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from .clock import utc
+from .limits import Limits
+
+__all__ = [
+    "parse_at",
+    "CronSpec",
+    "parse_cron",
+    "cron_slots",
+    "describe_slots",
+    "CronQueues",
+    "Settled",
+    "Lateness",
+    "ON_TIME",
+    "late_decision",
+    "quota_warnings",
+    "next_allowed",
+    "next_wake",
+]
+
+UTC = timezone.utc
+_MINUTE = timedelta(minutes=1)
+# The longest stretch of wall time any tz database zone skips or repeats is a day (Samoa
+# 2011); searches for the edge of a gap or fold never look further than this.
+_MAX_SHIFT_MINUTES = 2 * 24 * 60
+_EXAMPLE_AT = '"2026-12-24 18:00"'
+ON_TIME = timedelta(minutes=1)  # a slot this recent is on time, not late (scheduler latency)
+
+
+# ---------------------------------------------------------------------------- wall time
+
+
+def _exists(wall: datetime, tz: ZoneInfo) -> bool:
+    """Whether the naive local `wall` is shown by a clock in `tz` at some instant."""
+    back = wall.replace(tzinfo=tz, fold=0).astimezone(UTC).astimezone(tz)
+    return back.replace(tzinfo=None) == wall
+
+
+def _first(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The first (UTC) instant at which clocks in `tz` show `wall` (which must exist)."""
+    return wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+
+
+def _second(wall: datetime, tz: ZoneInfo) -> datetime | None:
+    """The second instant showing `wall` when it falls in a repeated (fall-back) stretch."""
+    first = _first(wall, tz)
+    again = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    if again != first and again.astimezone(tz).replace(tzinfo=None) == wall:
+        return again
+    return None
+
+
+def _valid_minute(wall: datetime, tz: ZoneInfo, *, step: int) -> datetime:
+    """Walk whole minutes from `wall` (exclusive) in direction `step` to the first that exists."""
+    probe = wall.replace(second=0, microsecond=0)
+    if step > 0 or probe == wall:
+        probe += step * _MINUTE
+    for _ in range(_MAX_SHIFT_MINUTES):
+        if _exists(probe, tz):
+            return probe
+        probe += step * _MINUTE
+    raise ValueError(f"no valid time near {wall:%Y-%m-%d %H:%M} in {tz.key}")
+
+
+def _offset_text(dt: datetime) -> str:
+    """`+01:00` style offset of an aware datetime."""
+    text = dt.strftime("%z")
+    return f"{text[:3]}:{text[3:5]}"
+
+
+def _local_text(instant: datetime, tz: ZoneInfo) -> str:
+    """`2027-03-28 03:00+02:00`: unambiguous and accepted back by `parse_at`."""
+    local = instant.astimezone(tz)
+    return f"{local:%Y-%m-%d %H:%M}{_offset_text(local)}"
+
+
+# ---------------------------------------------------------------------------------- at
+
+_AT_RE = re.compile(
+    r"""^(?P<date>\d{4}-\d{2}-\d{2})
+        [Tt\ ]
+        (?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?
+        \s*(?P<off>[Zz]|[+-]\d{2}(?::?\d{2})?)?$""",
+    re.VERBOSE,
+)
+_DATE_ONLY_RE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
+_TIME_ONLY_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::\d{2})?$")
+
+
+def _at_problem(text: str, what: str, example: str = _EXAMPLE_AT) -> ValueError:
+    return ValueError(f'at: "{text}" {what}; write the date and time, e.g. at: {example}')
+
+
+def parse_at(text: object, tz: ZoneInfo) -> datetime:
+    """The instant an `at:` value names, as an aware UTC datetime.
+
+    Accepts `YYYY-MM-DD HH:MM` ('T' or space, seconds optional) with an optional offset
+    (`+01:00`, `+0100`, `+01`, `Z`): with an offset it is that instant; without, it is wall
+    time in `tz`. An ambiguous wall time (fall-back) means its first occurrence; one that
+    does not exist (spring-forward gap) is an error naming the nearest valid times.
+    Everything else (a date alone, a time alone, a YAML 1.1 sexagesimal number such as
+    1080 for an unquoted 18:00) is a ValueError whose sentence says what to write instead.
+    """
+    if isinstance(text, datetime):  # a YAML loader that reads timestamps itself
+        if text.tzinfo is not None:
+            return text.astimezone(UTC)
+        return _wall_at(text, tz, f"{text:%Y-%m-%d %H:%M:%S}")
+    if isinstance(text, date):
+        return _fail_date_only(text.isoformat())
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise ValueError(
+            f"at: {text!r} is not a date and time; write the date and time in quotes, e.g. at: {_EXAMPLE_AT}"
+        )
+    if isinstance(text, (int, float)):
+        hint = ""
+        if isinstance(text, int) and 0 <= text < 24 * 60:
+            hint = f" (YAML 1.1 reads an unquoted {text // 60}:{text % 60:02d} as the number {text})"
+        raise ValueError(
+            f"at: {text} is a number, not a date and time{hint}; write the date and time "
+            f"in quotes, e.g. at: {_EXAMPLE_AT}"
+        )
+    raw = text.strip()
+    if _DATE_ONLY_RE.match(raw):
+        return _fail_date_only(raw)
+    bare = _TIME_ONLY_RE.match(raw)
+    if bare:
+        example = f'"2026-12-24 {int(bare.group(1)):02d}:{bare.group(2)}"'
+        raise ValueError(f'at: "{raw}" is a time without a date; write the date too, e.g. at: {example}')
+    found = _AT_RE.match(raw)
+    if not found:
+        raise _at_problem(
+            raw,
+            'is not a date and time in the form "YYYY-MM-DD HH:MM" (seconds and an offset '
+            "such as +01:00 or Z are optional)",
+        )
+    try:
+        year, month, day = (int(p) for p in found["date"].split("-"))
+        wall = datetime(year, month, day, int(found["h"]), int(found["m"]), int(found["s"] or 0))
+    except ValueError as exc:
+        raise _at_problem(raw, f"is not a real date and time ({exc})") from None
+    off = found["off"]
+    if off is None:
+        return _wall_at(wall, tz, raw)
+    if off in ("Z", "z"):
+        offset = timedelta(0)
+    else:
+        digits = off[1:].replace(":", "")
+        hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+        if hours > 23 or minutes > 59:
+            raise _at_problem(raw, f"has an impossible offset {off}")
+        offset = timedelta(hours=hours, minutes=minutes) * (-1 if off[0] == "-" else 1)
+    return wall.replace(tzinfo=timezone(offset)).astimezone(UTC)
+
+
+def _fail_date_only(text: str) -> NoReturn:
+    raise ValueError(f'at: "{text}" is a date without a time; write the time too, e.g. at: "{text} 18:00"')
+
+
+def _wall_at(wall: datetime, tz: ZoneInfo, raw: str) -> datetime:
+    """A naive wall time in `tz` -> its first instant, or the gap error."""
+    if _exists(wall, tz):
+        return _first(wall, tz)
+    before = _valid_minute(wall, tz, step=-1)
+    after = _valid_minute(wall, tz, step=+1)
+    jump_from = before + _MINUTE
+    raise ValueError(
+        f'at: "{raw}" does not exist in {tz.key}: clocks jump from {jump_from:%H:%M} to '
+        f"{after:%H:%M} that night. The nearest valid times are "
+        f'"{_local_text(_first(before, tz), tz)}" and "{_local_text(_first(after, tz), tz)}"; '
+        "write one of them"
+    )
+
+
+# -------------------------------------------------------------------------------- cron
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December")
+_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # Feb 29 happens
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    lo: int
+    hi: int
+    names: tuple[str, ...] = ()
+    name_base: int = 0
+
+    @property
+    def hint(self) -> str:
+        text = f"{self.lo}-{self.hi}"
+        if self.names:
+            text += f" or {self.names[0]}-{self.names[-1]}"
+        return text
+
+
+_FIELDS = (
+    _Field("minute", 0, 59),
+    _Field("hour", 0, 23),
+    _Field("day-of-month", 1, 31),
+    _Field("month", 1, 12, _MONTHS, 1),
+    _Field("day-of-week", 0, 7, _DAYS, 0),
+)
+_FULL = (
+    frozenset(range(60)),
+    frozenset(range(24)),
+    frozenset(range(1, 32)),
+    frozenset(range(1, 13)),
+    frozenset(range(7)),
+)
+# Vixie cron's macros; @midnight and @annually are aliases it accepts too.
+_MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+_ITEM_RE = re.compile(r"^(\*|[A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?(?:/([A-Za-z0-9]+))?$")
+_SUPPORTED = "numbers, names (MON, JAN), *, ranges (1-5), steps (*/15, 0-30/10) and lists (1,15)"
+
+
+@dataclass(frozen=True)
+class CronSpec:
+    """A validated five-field cron line.
+
+    `key` is canonical: two lines that fire at the same wall times (`0 18 * * FRI` and
+    `0 18 * * 5`, `@daily` and `0 0 * * *`, `*/15` and `0,15,30,45`, Sunday as 0 or 7)
+    have the same key and so share one queue; `parse_cron(spec.key).key == spec.key`.
+    Equality and hashing go by the meaning, not by how the line was written.
+    """
+
+    text: str = field(compare=False)
+    key: str
+    minutes: frozenset[int] = field(repr=False)
+    hours: frozenset[int] = field(repr=False)
+    days: frozenset[int] = field(repr=False)        # day of month, 1-31
+    months: frozenset[int] = field(repr=False)
+    weekdays: frozenset[int] = field(repr=False)    # 0 = Sunday ... 6 = Saturday
+    day_or: bool = field(repr=False)                # Vixie: both day fields restricted -> either may match
+    fixed_time: bool = False                        # Debian's fixed-time DST handling (module docstring)
+
+    @property
+    def croniter_expr(self) -> str:
+        """The numeric line handed to croniter (explicit lists, so no version quirks)."""
+        sets = (self.minutes, self.hours, self.days, self.months, self.weekdays)
+        return " ".join("*" if s == full else ",".join(map(str, sorted(s))) for s, full in zip(sets, _FULL))
+
+
+def _cron_problem(text: str, what: str) -> ValueError:
+    return ValueError(f'cron: "{text}" {what}')
+
+
+def _value(tok: str, fld: _Field, text: str) -> int:
+    if tok.isdigit():
+        value = int(tok)
+        if fld.lo <= value <= fld.hi:
+            return value
+        raise _cron_problem(text, f"has {value} in the {fld.name} field; use {fld.hint}")
+    upper = tok.upper()
+    if upper in fld.names:
+        return fld.names.index(upper) + fld.name_base
+    if upper == "H" or upper.startswith("H("):
+        raise _cron_problem(text, f'uses "H" (a hashed value) in the {fld.name} field, which only some schedulers know; write a number ({fld.hint})')
+    if re.fullmatch(r"\d*[LW]|LW?", upper):
+        raise _cron_problem(text, f'uses "{tok}" in the {fld.name} field, which standard cron does not know; use {_SUPPORTED}')
+    if fld.names and len(upper) > 3 and upper[:3] in fld.names:
+        raise _cron_problem(text, f'has "{tok}" in the {fld.name} field; write the three-letter name {upper[:3]}')
+    other = "day-of-week" if upper in _DAYS else "month" if upper in _MONTHS else None
+    if other:
+        raise _cron_problem(text, f'has "{tok}" in the {fld.name} field, but that is a {other} name; the five fields are minute hour day-of-month month day-of-week')
+    raise _cron_problem(text, f'has "{tok}" in the {fld.name} field; use {fld.hint}')
+
+
+def _parse_field(part: str, fld: _Field, text: str) -> frozenset[int]:
+    values: set[int] = set()
+    for item in part.split(","):
+        found = _ITEM_RE.match(item)
+        if not found:
+            raise _special(item, fld, text)
+        first, last, step_text = found.groups()
+        step = 1
+        if step_text is not None:
+            if not step_text.isdigit() or int(step_text) == 0:
+                raise _cron_problem(text, f'has the step "/{step_text}" in the {fld.name} field; a step is a whole number from 1, e.g. */15')
+            step = int(step_text)
+        if first == "*":
+            if last is not None:
+                raise _cron_problem(text, f'has "{item}" in the {fld.name} field; write * or a range such as {fld.lo}-{fld.hi}, not both')
+            lo, hi = fld.lo, fld.hi
+        else:
+            lo = _value(first, fld, text)
+            if last is None:
+                if step_text is not None:
+                    # croniter and cronsim disagree on "5/15": refuse rather than guess.
+                    raise _cron_problem(text, f'has "{item}" in the {fld.name} field, which schedulers read differently; write {lo}-{fld.hi}/{step} for every {step} from {lo}, or {lo} alone')
+                hi = lo
+            else:
+                hi = _value(last, fld, text)
+                if hi < lo:
+                    top = 6 if fld.name == "day-of-week" else fld.hi
+                    raise _cron_problem(text, f'has the range "{item}" in the {fld.name} field, which runs backwards and ranges do not wrap around; write {lo}-{top},{fld.lo}-{hi} to wrap, or {hi}-{lo}')
+        values.update(range(lo, hi + 1, step))
+    if fld.name == "day-of-week" and 7 in values:
+        values.discard(7)
+        values.add(0)  # 0 and 7 are both Sunday
+    return frozenset(values)
+
+
+def _special(item: str, fld: _Field, text: str) -> ValueError:
+    """The best message for an item outside the Vixie grammar."""
+    if item == "":
+        return _cron_problem(text, f"has an empty item in the {fld.name} field (two commas in a row, or a trailing comma)")
+    if item == "?":
+        return _cron_problem(text, f'uses "?" (Quartz syntax) in the {fld.name} field; write * instead')
+    if "#" in item or item.upper().endswith("L") or item.upper().endswith("W") or item.upper() == "L":
+        return _cron_problem(text, f'uses "{item}" in the {fld.name} field, which standard cron does not know; use {_SUPPORTED}')
+    if item.upper().startswith("H"):
+        return _cron_problem(text, f'uses "{item}" (a hashed value) in the {fld.name} field, which only some schedulers know; write a number ({fld.hint})')
+    return _cron_problem(text, f'has "{item}" in the {fld.name} field; use {_SUPPORTED}')
+
+
+def _compress(values: frozenset[int], full: frozenset[int]) -> str:
+    """`*`, or the sorted values with runs of three or more written as ranges."""
+    if values == full:
+        return "*"
+    ordered = sorted(values)
+    parts: list[str] = []
+    start = prev = ordered[0]
+    for v in ordered[1:] + [None]:  # type: ignore[list-item]
+        if v is not None and v == prev + 1:
+            prev = v
+            continue
+        parts.append(f"{start}-{prev}" if prev - start >= 2 else ",".join(map(str, range(start, prev + 1))))
+        if v is not None:
+            start = prev = v
+    return ",".join(parts)
+
+
+def _star_step(values: frozenset[int], fld: _Field) -> str:
+    """`*/n` for a set written with a leading star (kept so the AND reading survives)."""
+    for step in range(1, fld.hi - fld.lo + 2):
+        span = set(range(fld.lo, fld.hi + 1, step))
+        if fld.name == "day-of-week" and 7 in span:
+            span = (span - {7}) | {0}
+        if span == values:
+            return f"*/{step}"
+    raise AssertionError(values)  # pragma: no cover - star fields are always */n
+
+
+def parse_cron(text: object) -> CronSpec:
+    """Validate a cron line and canonicalise it; ValueError(sentence) if it cannot be used.
+
+    Five fields (minute hour day-of-month month day-of-week), names (MON, JAN), `0` and `7`
+    for Sunday, and the macros @yearly @annually @monthly @weekly @daily @midnight @hourly.
+    Day-of-month and day-of-week follow Vixie cron: when both are restricted and neither
+    starts with `*`, a day matching either one fires. Refused: six or seven fields (seconds
+    or years), `H`, `L`, `W`, `#`, `?`, `@reboot`, and lines that never fire (`0 0 30 2 *`).
+    """
+    if not isinstance(text, str):
+        raise ValueError(f'cron: {text!r} is not a cron line; write it in quotes, e.g. cron: "0 18 * * FRI"')
+    line = " ".join(text.split())
+    if not line:
+        raise ValueError('cron: is empty; write five fields, e.g. cron: "0 18 * * FRI"')
+    if line.startswith("@"):
+        macro = line.lower()
+        if macro == "@reboot":
+            raise _cron_problem(line, "runs once at boot, which is no publishing time; use a five-field line or at:")
+        if macro not in _MACROS:
+            raise _cron_problem(line, f"is not a known macro; use one of {', '.join(_MACROS)} or five fields")
+        parts = _MACROS[macro].split()
+    else:
+        parts = line.split(" ")
+    if len(parts) != 5:
+        extra = " (no seconds or year field)" if len(parts) in (6, 7) else ""
+        raise _cron_problem(
+            line,
+            f"has {len(parts)} field{'s' if len(parts) != 1 else ''}; write exactly five{extra}: "
+            'minute hour day-of-month month day-of-week, e.g. cron: "0 18 * * FRI"',
+        )
+    sets = [_parse_field(part, fld, line) for part, fld in zip(parts, _FIELDS)]
+    minutes, hours, days, months, weekdays = sets
+    dom_star, dow_star = parts[2].startswith("*"), parts[4].startswith("*")
+    dom_full, dow_full = days == _FULL[2], weekdays == _FULL[4]
+
+    day_or = False
+    dom_text, dow_text = _compress(days, _FULL[2]), _compress(weekdays, _FULL[4])
+    if not dom_star and not dow_star:
+        if dom_full or dow_full:  # "1-31 ... MON" fires every day in Vixie cron
+            days, weekdays, dom_text, dow_text = _FULL[2], _FULL[4], "*", "*"
+        else:
+            day_or = True
+    elif not dom_full and not dow_full:
+        # Both restricted, read with AND: keep the leading star so the key reads the same.
+        if dom_star:
+            dom_text = _star_step(days, _FIELDS[2])
+        if dow_star:
+            dow_text = _star_step(weekdays, _FIELDS[4])
+
+    if not day_or:  # with OR, the weekday always matches some day
+        longest = max(_DAYS_IN_MONTH[m - 1] for m in months)
+        if min(days) > longest:
+            names = ", ".join(_MONTH_NAMES[m - 1] for m in sorted(months))
+            raise _cron_problem(
+                line,
+                f"never runs: day-of-month {_compress(days, _FULL[2])} does not occur in {names}; "
+                f"pick a day from 1 to {longest}",
+            )
+
+    key = " ".join([_compress(minutes, _FULL[0]), _compress(hours, _FULL[1]), dom_text, _compress(months, _FULL[3]), dow_text])
+    spec = CronSpec(
+        text=line,
+        key=key,
+        minutes=minutes,
+        hours=hours,
+        days=days,
+        months=months,
+        weekdays=weekdays,
+        day_or=day_or,
+        fixed_time=not (len(minutes) > 1 or hours == _FULL[1]),
+    )
+    try:  # backstop: whatever croniter cannot satisfy is refused here, not at publish time
+        _walls(spec, datetime(2000, 1, 1)).__next__()
+    except Exception as exc:  # noqa: BLE001 - croniter raises several ValueError kinds
+        raise _cron_problem(line, f"cannot be evaluated ({exc}); use {_SUPPORTED}") from None
+    return spec
+
+
+def _walls(spec: CronSpec, start: datetime) -> Iterator[datetime]:
+    """Naive wall times matching `spec`, strictly after naive `start` (no DST involved)."""
+    it = croniter(spec.croniter_expr, start, day_or=spec.day_or, max_years_between_matches=60)
+    while True:
+        yield it.get_next(datetime)
+
+
+def _slot_events(spec: CronSpec, after: datetime, tz: ZoneInfo) -> Iterator[tuple[datetime, str]]:
+    """(UTC slot, DST note) strictly after `after`, strictly increasing.
+
+    Walls come in wall order; their instants are merged through a heap, because in a
+    repeated hour the second 02:15 comes after the first 02:45. `bound` (the first instant
+    of the current wall) is a lower bound for every instant still to come, since the first
+    instant of a wall time never decreases as the wall time grows.
+    """
+    after = utc(after)  # a naive `after` is a bug in the caller: refused
+    # Start early enough that a wall time repeated around `after` is not missed.
+    offsets = [(after + timedelta(hours=6 * k)).astimezone(tz).utcoffset() or timedelta(0) for k in range(9)]
+    start = (after + min(offsets)).replace(tzinfo=None) - timedelta(hours=1)
+    heap: list[tuple[datetime, str]] = []
+    skipped: list[tuple[datetime, datetime]] = []  # (jump instant, wall) of wildcard slots in a gap
+    last = after
+    for wall in _walls(spec, start):
+        if _exists(wall, tz):
+            bound = _first(wall, tz)
+            again = _second(wall, tz)
+            if again is None:
+                entries = [(bound, "")]
+            elif spec.fixed_time:
+                entries = [(bound, f"DST: {wall:%H:%M} happens twice; runs once, at the first")]
+            else:
+                entries = [
+                    (bound, f"DST: first {wall:%H:%M} of the repeated hour"),
+                    (again, f"DST: second {wall:%H:%M} of the repeated hour (clocks went back)"),
+                ]
+        else:
+            jump = _first(_valid_minute(wall, tz, step=+1), tz)
+            bound = jump
+            if spec.fixed_time:
+                entries = [(jump, f"DST: {wall:%H:%M} does not exist; runs right after the jump")]
+            else:
+                entries = []
+                skipped.append((jump, wall))
+        while heap and heap[0][0] < bound:
+            instant, note = heapq.heappop(heap)
+            if instant > last:
+                note = _with_skips(note, instant, skipped)
+                last = instant
+                yield instant, note
+        for entry in entries:
+            heapq.heappush(heap, entry)
+
+
+def _with_skips(note: str, instant: datetime, skipped: list[tuple[datetime, datetime]]) -> str:
+    """Attach 'DST: 02:00 skipped' to the first slot after wildcard slots lost in a gap."""
+    lost = [wall for jump, wall in skipped if jump <= instant]
+    if not lost:
+        return note
+    skipped[:] = [(jump, wall) for jump, wall in skipped if jump > instant]
+    if len(lost) == 1:
+        text = f"DST: {lost[0]:%H:%M} skipped"
+    else:
+        text = f"DST: {len(lost)} slots {lost[0]:%H:%M}–{lost[-1]:%H:%M} skipped"
+    return f"{text}; {note}" if note else text
+
+
+def cron_slots(spec: CronSpec, after: datetime, tz: ZoneInfo) -> Iterator[datetime]:
+    """The slots of `spec` in `tz`, strictly after `after`, as strictly increasing UTC instants.
+
+    DST per Debian cron (see the module docstring): fixed-time slots in a gap run once right
+    after the jump, fixed-time slots in a repeated hour run once at the first occurrence;
+    hourly-or-finer expressions fire at every real instant whose wall time matches.
+    """
+    for instant, _note in _slot_events(spec, after, tz):
+        yield instant
+
+
+def describe_slots(spec: CronSpec, *, after: datetime, tz: ZoneInfo, n: int) -> list[str]:
+    """The next `n` slots for `ralph-watch check --next N`, e.g.
+    `2027-03-28 03:00 CEST (Sun) — DST: 02:30 does not exist; runs right after the jump`."""
+    lines: list[str] = []
+    for instant, note in _slot_events(spec, after, tz):
+        if len(lines) >= n:
+            break
+        local = instant.astimezone(tz)
+        text = f"{local:%Y-%m-%d %H:%M %Z (%a)}"
+        lines.append(f"{text} — {note}" if note else text)
+    return lines
+
+
+# ------------------------------------------------------------------------------ queues
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What `CronQueues.settle` decided: pairs that may start now, pairs given new slots."""
+
+    due: tuple[str, ...] = ()
+    moved: Mapping[str, datetime] = field(default_factory=dict)
+
+
+class CronQueues:
+    """Slots per canonical cron line; one pair per slot.
+
+    * Start-up (`assign_startup`): the pairs of a queue take its slots from now on, in
+      file-name order (code-point order of the relative path).
+    * A pair keeps its slot while the process runs (`assign` again returns it); a later
+      pair takes the earliest free slot from now on.
+    * A slot freed by `release` is free again only while it is in the future: a slot
+      released at or after it passed is spent and never handed out again, even if the
+      wall clock is later stepped back.
+    * No bursts (`settle`): of the pairs of one queue whose slots have passed, the one with
+      the earliest slot still within the grace may publish late; every other passed pair
+      moves to the next free slots after now, keeping its order. Pairs whose slot just
+      came (within `on_time`) are not late and always may start.
+    Not thread-safe (the service holds its lock); time is always an argument.
+    """
+
+    def __init__(self) -> None:
+        self._slot: dict[str, tuple[str, datetime]] = {}   # pair -> (key, slot)
+        self._spec: dict[str, CronSpec] = {}
+        self._taken: dict[str, dict[datetime, str]] = {}   # key -> slot -> pair
+        self._spent: dict[str, set[datetime]] = {}         # key -> slots used or given up
+        self._tz: dict[str, ZoneInfo] = {}                 # key -> zone its slots were made in
+
+    # -- queries
+    def slot_of(self, pair: str) -> datetime | None:
+        held = self._slot.get(pair)
+        return held[1] if held else None
+
+    def pairs(self) -> dict[str, datetime]:
+        """Every pair with its slot."""
+        return {pair: slot for pair, (_key, slot) in self._slot.items()}
+
+    # -- changes
+    def assign(self, pair: str, spec: CronSpec, *, now: datetime, tz: ZoneInfo) -> datetime:
+        """The pair's slot: the one it holds in this queue, else the earliest free one from now."""
+        held = self._slot.get(pair)
+        if held and held[0] == spec.key:
+            return held[1]
+        if held:
+            self.release(pair, now=now)
+        self._prune(now)
+        return self._take(pair, spec, cron_slots(spec, now - timedelta(microseconds=1), tz), tz)
+
+    def assign_startup(
+        self, pairs: Sequence[tuple[str, CronSpec]], *, now: datetime, tz: ZoneInfo
+    ) -> dict[str, datetime]:
+        """Assign many pairs in file-name order; one slot iterator per queue keeps it linear."""
+        self._prune(now)
+        iterators: dict[str, Iterator[datetime]] = {}
+        result: dict[str, datetime] = {}
+        for pair, spec in sorted(pairs, key=lambda item: item[0]):
+            held = self._slot.get(pair)
+            if held and held[0] == spec.key:
+                result[pair] = held[1]
+                continue
+            if held:
+                self.release(pair, now=now)
+            it = iterators.setdefault(spec.key, cron_slots(spec, now - timedelta(microseconds=1), tz))
+            result[pair] = self._take(pair, spec, it, tz)
+        return result
+
+    def release(self, pair: str, *, now: datetime | None = None) -> None:
+        """Forget the pair (published, cancelled, removed, or its sidecar changed).
+
+        With `now`, a slot that has already come is marked spent so it is never reused.
+        """
+        held = self._slot.pop(pair, None)
+        self._spec.pop(pair, None)
+        if held is None:
+            return
+        key, slot = held
+        self._taken.get(key, {}).pop(slot, None)
+        if now is not None and slot <= now:
+            self._spent.setdefault(key, set()).add(slot)
+
+    def advance(self, pair: str, *, now: datetime, tz: ZoneInfo) -> datetime:
+        """The pair gives up its slot (passed beyond the grace, or a failed try) and takes the
+        next free slot strictly after both now and its old slot."""
+        held = self._slot.get(pair)
+        if held is None:
+            raise KeyError(f"{pair} holds no cron slot; assign it first")
+        spec = self._spec[pair]
+        after = max(now, held[1])
+        self.release(pair, now=now)
+        return self._take(pair, spec, cron_slots(spec, after, tz), tz)
+
+    def reassign_after(self, pair: str, spec: CronSpec, *, after: datetime, tz: ZoneInfo) -> datetime:
+        """The pair's next free slot strictly after `after` (ARCHITECTURE.md's name)."""
+        self.release(pair, now=after)
+        return self._take(pair, spec, cron_slots(spec, after, tz), tz)
+
+    def settle(
+        self,
+        *,
+        now: datetime,
+        grace: timedelta,
+        tz: ZoneInfo,
+        busy: Collection[str] = (),
+        on_time: timedelta = ON_TIME,
+    ) -> Settled:
+        """Decide, for every queue, which pairs with a passed slot may start now.
+
+        Call it when publishing can start (not while paused or logged out: passed slots
+        simply wait and are settled on resume). `busy` are pairs already publishing; they
+        are left alone. Per queue:
+        * a pair whose slot came within `on_time` is on time and may start;
+        * at most one pair per queue publishes late at a time: the waiting pair with the
+          earliest slot still within `grace`, and none while a busy pair of that queue
+          is itself late;
+        * every other passed pair takes the next free slot after now, in slot order.
+        So slots that passed while paused give one late publish per queue, not a burst.
+        """
+        due: list[str] = []
+        moved: dict[str, datetime] = {}
+        for key, taken in sorted(self._taken.items()):
+            passed = sorted((slot, pair) for slot, pair in taken.items() if slot <= now)
+            late_taken = any(
+                pair in busy and late_decision(slot, now, grace, on_time=on_time) is not Lateness.NOW
+                for slot, pair in passed
+            )
+            for slot, pair in passed:
+                if pair in busy:
+                    continue
+                decision = late_decision(slot, now, grace, on_time=on_time)
+                if decision is Lateness.NOW:
+                    due.append(pair)
+                elif decision is Lateness.LATE and not late_taken:
+                    late_taken = True
+                    due.append(pair)
+                else:
+                    moved[pair] = self.advance(pair, now=now, tz=self._tz.get(key, tz))
+        return Settled(due=tuple(due), moved=moved)
+
+    # -- internals
+    def _take(self, pair: str, spec: CronSpec, slots: Iterator[datetime], tz: ZoneInfo) -> datetime:
+        taken = self._taken.setdefault(spec.key, {})
+        spent = self._spent.get(spec.key, set())
+        for slot in slots:
+            if slot not in taken and slot not in spent:
+                taken[slot] = pair
+                self._slot[pair] = (spec.key, slot)
+                self._spec[pair] = spec
+                self._tz[spec.key] = tz
+                return slot
+        raise AssertionError("cron slots never end")  # pragma: no cover
+
+    def _prune(self, now: datetime) -> None:
+        """Spent slots matter only near now (a clock stepped back); forget old ones."""
+        horizon = now - timedelta(days=7)
+        for spent in self._spent.values():
+            spent.difference_update({slot for slot in spent if slot < horizon})
+
+
+# --------------------------------------------------------------------------- lateness
+
+
+class Lateness(str, enum.Enum):
+    WAIT = "wait"            # not due yet
+    NOW = "now"              # due, on time
+    LATE = "late"            # passed, still within the grace: publish now, late
+    TOO_LATE = "too_late"    # beyond the grace: `at` -> missed, cron -> next free slot
+
+
+def late_decision(due: datetime, now: datetime, grace: timedelta, *, on_time: timedelta = ON_TIME) -> Lateness:
+    """What to do with something due at `due`, at `now`, given the late grace."""
+    behind = now - due
+    if behind < timedelta(0):
+        return Lateness.WAIT
+    if behind <= on_time:
+        return Lateness.NOW
+    if behind <= grace:
+        return Lateness.LATE
+    return Lateness.TOO_LATE
+
+
+def next_wake(dues: Iterable[datetime], now: datetime, *, max_sleep: float = 60.0) -> float:
+    """Seconds the due-loop may sleep: until the earliest due, 0 if one is due, never more
+    than `max_sleep` (so a stepped wall clock is noticed within that long)."""
+    wait = max_sleep
+    for due in dues:
+        wait = min(wait, (due - now).total_seconds())
+    return max(0.0, wait)
+
+
+# ------------------------------------------------------------------------------ quotas
+
+
+def _span(seconds: float) -> str:
+    if seconds % 3600 == 0:
+        hours = int(seconds // 3600)
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{seconds:g} seconds"
+
+
+def _first_overflow(
+    times: Sequence[tuple[datetime, bool]], *, window: timedelta, limit: int
+) -> tuple[datetime, int] | None:
+    """The first scheduled time at which more than `limit` times fall in the window ending
+    there (a time t counts for the instants in [t, t + window)), with that count."""
+    lo = 0
+    for hi, (instant, scheduled) in enumerate(times):
+        while times[lo][0] <= instant - window:
+            lo += 1
+        if scheduled and hi - lo + 1 > limit:
+            return instant, hi - lo + 1
+    return None
+
+
+def quota_warnings(
+    dues: Iterable[datetime],
+    *,
+    limits: Limits,
+    tz: ZoneInfo,
+    now: datetime,
+    posted: Iterable[datetime] = (),
+) -> list[str]:
+    """Sentences warning ahead of time that the direct posts as scheduled (`dues`, plus those
+    already `posted`) exceed TikTok's rolling daily cap or its init rate; each names the
+    local date and time where it first happens. Past dues count as due now."""
+    day = timedelta(seconds=limits.day_seconds)
+    scheduled = [(max(due, now), True) for due in dues]
+    done = [(p, False) for p in posted if p > now - day]
+    times = sorted(done + scheduled)
+    warnings: list[str] = []
+    over = _first_overflow(times, window=day, limit=limits.daily_posts)
+    if over:
+        instant, count = over
+        warnings.append(
+            f"The queue as scheduled has {count} direct posts in the {_span(limits.day_seconds)} up to "
+            f"{instant.astimezone(tz):%Y-%m-%d %H:%M %Z (%a)}, but TikTok allows {limits.daily_posts} per "
+            f"rolling {_span(limits.day_seconds)}: that post and later ones will wait for the cap. "
+            "Spread the times out or move some pairs to another day."
+        )
+    window = timedelta(seconds=limits.window_seconds)
+    burst = _first_overflow(sorted(scheduled), window=window, limit=limits.init_per_window)
+    if burst:
+        instant, count = burst
+        warnings.append(
+            f"{count} posts are due within {_span(limits.window_seconds)} up to "
+            f"{instant.astimezone(tz):%Y-%m-%d %H:%M %Z (%a)}, but TikTok accepts "
+            f"{limits.init_per_window} per {_span(limits.window_seconds)}: some will start a little later."
+        )
+    return warnings
+
+
+def next_allowed(post_times: Sequence[datetime], *, limits: Limits, now: datetime) -> datetime:
+    """The earliest instant, not before `now`, at which another direct post fits the cap of
+    `limits.daily_posts` per rolling `limits.day_seconds` (a post at t counts in [t, t+day))."""
+    day = timedelta(seconds=limits.day_seconds)
+    recent = sorted(p for p in post_times if p > now - day)
+    if len(recent) < limits.daily_posts:
+        return now
+    return max(now, recent[len(recent) - limits.daily_posts] + day)
