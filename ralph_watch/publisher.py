@@ -46,7 +46,8 @@ class Hooks:
 
 class Publisher:
     def __init__(self, *, board: TaskBoard, records: RecordStore, client: Any, clock: Clock,
-                 inbox: Path, limits: Limits, stop: threading.Event, hooks: Hooks) -> None:
+                 inbox: Path, limits: Limits, stop: threading.Event, hooks: Hooks,
+                 lock: Any = None, tz: Any = None) -> None:
         self.board = board
         self.records = records
         self.client = client
@@ -55,6 +56,9 @@ class Publisher:
         self.limits = limits
         self.stop = stop
         self.hooks = hooks
+        # Held while deleting a pair's files, so inbox reconciliation never sees half a deletion.
+        self.lock = lock if lock is not None else threading.RLock()
+        self.tz = tz
 
     # -- the publish -------------------------------------------------------------------------
     def publish(self, task_id: str) -> None:
@@ -398,13 +402,19 @@ class Publisher:
         elif t.identity is not None:
             self.hooks.mark_published(t.identity.content_key, self.clock.now())
         post_id = str(post_ids[0]) if post_ids else None
-        t = self._to(t, S.PUBLISHED, progress=None, post_id=post_id, error=None, settle=False) or t
+        with self.lock:  # files first, then the state: "published" means the files are handled
+            self.board.update(t.id, error=None, progress=None, post_id=post_id, settle=False)
+            self._delete_locked(t)
+            t = self._to(t, S.PUBLISHED) or t
         log.info("task %s (%s): published (publish_id %s)", t.id, t.video, t.publish_id)
         if post_id is None and t.privacy == "PUBLIC_TO_EVERYONE":
             self.board.update(t.id, followup=self.clock.now() + self._draft_poll(), followup_kind="post_id", retries=0)
-        self._delete_after_publish(t)
 
     def _delete_after_publish(self, t: Task) -> None:
+        with self.lock:
+            self._delete_locked(t)
+
+    def _delete_locked(self, t: Task) -> None:
         rec = self.records.get(t.key)
         if t.video:
             try:
@@ -430,7 +440,7 @@ class Publisher:
             self.records.delete(t.key)
         except RecordError as exc:
             log.warning("%s", exc)
-        self.board.update(t.id, files_kept=False, error=None, video=None, sidecar=None)
+        self.board.update(t.id, files_kept=False, error=None)
         self.board.detach_key(t.id)
 
     # -- helpers ------------------------------------------------------------------------------
@@ -444,7 +454,7 @@ class Publisher:
         elif exc.action in (Action.RETRY_NOW, Action.RESTART) and t.retries < MAX_RETRIES:
             wait = BACKOFF[min(t.retries, len(BACKOFF) - 1)]
             self._to(t, S.SCHEDULED, expect=expect, due=now + timedelta(seconds=wait), retries=t.retries + 1,
-                     progress=None, error=f"{exc.sentence()} Trying again at {self._local(now + timedelta(seconds=wait))}.")
+                     progress=None, held=True, error=f"{exc.sentence()} Trying again at {self._local(now + timedelta(seconds=wait))}.")
             self.hooks.wake()
         elif exc.action is Action.NEEDS_LOGIN:
             self._to(t, S.NEEDS_LOGIN, expect=expect, progress=None, error=exc.sentence())
@@ -463,7 +473,7 @@ class Publisher:
         self.hooks.wake()
 
     def _local(self, when: datetime) -> str:
-        tz = getattr(self, "tz", None)
+        tz = self.tz
         return when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if tz else when.strftime("%Y-%m-%d %H:%M UTC")
 
     def _draft_poll(self) -> timedelta:

@@ -26,7 +26,7 @@ class Scheduler:
                  paused: Callable[[], bool], logged_in: Callable[[], bool],
                  submit: Callable[[str, str], bool], capacity: Callable[[], int],
                  reslot: Callable[[Task, datetime], datetime | None], describe: Callable[[datetime], str],
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, settle_cron: Callable[[datetime], set[str]] | None = None) -> None:
         self.board = board
         self.clock = clock
         self.grace = late_grace
@@ -37,6 +37,7 @@ class Scheduler:
         self.reslot = reslot          # a cron task whose slot is gone -> its next slot (None: not cron)
         self.describe = describe      # an instant in the configured zone, for messages
         self.stop = stop
+        self.settle_cron = settle_cron  # which cron pairs with passed slots may start (no bursts)
         self.wake = threading.Event()
         self.last_step: datetime | None = None
 
@@ -59,6 +60,7 @@ class Scheduler:
         candidates = self.board.select(lambda t: t.state in (S.SCHEDULED, S.NEEDS_LOGIN) or t.settle
                                        or t.followup is not None)
         due_now: list[Task] = []
+        may_start = self.settle_cron(now) if (self.settle_cron and logged_in and not paused) else None
         for t in sorted(candidates, key=lambda t: (t.due or now, t.key)):
             if t.settle:
                 if logged_in:
@@ -82,6 +84,8 @@ class Scheduler:
             if t.due > now:
                 wakes.append(t.due)
                 continue
+            if may_start is not None and t.cron_key and not t.held and t.key not in may_start:
+                continue  # its queue already has a late publish: it was moved to a later slot
             if self._check_late(t, now):
                 continue
             if paused:

@@ -79,12 +79,13 @@ class Service:
             board=self.board, records=self.records, client=self.client, clock=self.clock, inbox=self.inbox,
             limits=tk.limits, stop=self.stop,
             hooks=Hooks(revalidate=self.revalidate, mark_published=self._mark_published,
-                        record_failed=self._record_failed, wake=self._wake))
-        self.publisher.tz = config.tz
+                        record_failed=self._record_failed, wake=self._wake),
+            lock=self._lock, tz=config.tz)
         self.scheduler = Scheduler(
             board=self.board, clock=self.clock, late_grace=timedelta(minutes=config.schedule.late_grace_minutes),
             paused=lambda: self._paused, logged_in=lambda: self.client.logged_in, submit=self._submit,
-            capacity=self._capacity, reslot=self._reslot, describe=self._describe, stop=self.stop)
+            capacity=self._capacity, reslot=self._reslot, describe=self._describe, stop=self.stop,
+            settle_cron=self._settle_cron)
         self.watcher = self._make_watcher()
         self.notifier = self._make_notifier()
 
@@ -247,20 +248,21 @@ class Service:
     def _apply(self, snap: Any) -> None:
         key = snap.key
         task = self.board.by_key(key)
-        videos, sidecars = list(snap.videos), list(snap.sidecars)
+        # A snapshot may be older than a deletion made meanwhile (after a publish or a cancel).
+        videos = [f for f in snap.videos if os.path.lexists(self.inbox / f.rel)]
+        sidecars = [f for f in snap.sidecars if os.path.lexists(self.inbox / f.rel)]
         if not videos and not sidecars:
             self._validated.pop(key, None)
             if task is None:
                 return
             if task.state in EDITABLE:
-                self.queues.release(key)
+                self.queues.release(key, now=self.clock.now())
                 self.board.remove(task.id)
                 remove_error_file(self.inbox, key)
                 self._drop_record(key)
             elif task.state is S.PUBLISHED and task.files_kept:
                 self._drop_record(key)
-                self.board.update(task.id, files_kept=False, error=None, video=None, sidecar=None,
-                                  followup=None, followup_kind=None)
+                self.board.update(task.id, files_kept=False, error=None, followup=None, followup_kind=None)
                 self.board.detach_key(task.id)
             return
         if task is not None and task.state in (S.PUBLISHED, S.CANCELLED) and not task.files_kept:
@@ -320,7 +322,7 @@ class Service:
         result, found = validate_pair(self.inbox, video=video.rel, sidecar=side.rel, tz=self.config.tz,
                                       defaults=self.config.defaults, probe_cache=self.probe_cache)
         if result is None:
-            self.queues.release(key)
+            self.queues.release(key, now=self.clock.now())
             self._set(task, S.INVALID, error="\n".join(str(p) for p in found), sidecar_data=None)
             return
         sc = result.sidecar
@@ -335,17 +337,17 @@ class Service:
                       cron_key=sc.cron, error=None, progress=None)
         if key in self._force_now:
             self._force_now.discard(key)
-            self.queues.release(key)
+            self.queues.release(key, now=self.clock.now())
             due = now
         elif sc.cron:
             from .schedule import parse_cron
             slot = self.queues.slot_of(key) if task.cron_key == sc.cron else None
             if slot is None:
-                self.queues.release(key)
+                self.queues.release(key, now=self.clock.now())
                 slot = self.queues.assign(key, parse_cron(sc.cron), now=now, tz=self.config.tz)
             due = slot
         else:
-            self.queues.release(key)
+            self.queues.release(key, now=self.clock.now())
             due = sc.at or now
             if sc.at is not None and now - sc.at > self.scheduler.grace:
                 self._set(task, S.MISSED, due=due, **{k: v for k, v in values.items() if k != "error"},
@@ -414,6 +416,10 @@ class Service:
 
     # -- hooks ---------------------------------------------------------------------------------
     def _on_transition(self, task: Task, old: State | None, note: str) -> None:
+        if task.cron_key and task.state in (S.PUBLISHED, S.FAILED, S.CANCELLED, S.INVALID, S.WAITING, S.MISSED):
+            with self._lock:  # the slot is free again (a passed one is never handed out twice)
+                if self.queues.slot_of(task.key) is not None:
+                    self.queues.release(task.key, now=self.clock.now())
         err = f": {task.error}" if task.error else ""
         log.info("task %s %s: %s -> %s%s", task.id, task.video or task.sidecar or task.key,
                  old.value if old else "new", task.state.value, err.replace("\n", " / "))
@@ -450,6 +456,19 @@ class Service:
             return None
         with self._lock:
             return self.queues.advance(task.key, now=now, tz=self.config.tz)
+
+    def _settle_cron(self, now: datetime) -> set[str]:
+        """Cron slots that passed: one late publish per queue, the others move on (no bursts)."""
+        with self._lock:
+            busy = {t.key for t in self.board.select(lambda t: bool(t.cron_key) and (t.state is not S.SCHEDULED
+                                                                                   or t.held))}
+            settled = self.queues.settle(now=now, grace=self.scheduler.grace, tz=self.config.tz, busy=busy)
+            for pair, slot in settled.moved.items():
+                t = self.board.by_key(pair)
+                if t is not None and t.state is S.SCHEDULED:
+                    self.board.update(t.id, due=slot, error=f"Its slot passed while another pair of the queue was "
+                                                            f"published late; moved to {self._describe(slot)}.")
+            return set(settled.due)
 
     def _capacity(self) -> int:
         with self._inflight_lock:
@@ -536,7 +555,7 @@ class Service:
                                           settle=False, error=None)
             if moved is None:
                 raise ActionError(409, "The task changed meanwhile; look again.")
-            self.queues.release(t.key)
+            self.queues.release(t.key, now=self.clock.now())
             problems = delete_files(self.inbox, [t.video, t.sidecar])
             remove_error_file(self.inbox, t.key)
             self._drop_record(t.key)
@@ -573,7 +592,7 @@ class Service:
             t = self.board.get(task_id)
             if t is None or t.state is not S.SCHEDULED:
                 raise ActionError(409, "Publish now is for scheduled tasks.")
-            self.queues.release(t.key)
+            self.queues.release(t.key, now=self.clock.now())
             self.board.update(t.id, due=self.clock.now(), held=False, error=None)
         self._wake()
 

@@ -26,6 +26,7 @@ def sha256(path) -> str:
 class TestPublish:
     def test_it_publishes_a_big_video_in_chunks_and_deletes_both_files(self, service, emulator):
         assert service.login().status_code == 303
+        (service.root / "src").mkdir()
         src = big_mp4(service.root / "src")
         assert src.stat().st_size > 64_000_000
         digest = sha256(src)

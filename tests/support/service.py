@@ -59,6 +59,7 @@ class ServiceProcess:
         self.config_path.write_text(yaml.safe_dump(data))
         self.env = {**os.environ, "TIKTOK_CLIENT_KEY": emulator.profile.client_key,
                     "TIKTOK_CLIENT_SECRET": emulator.profile.client_secret, "PYTHONUNBUFFERED": "1",
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
                     **(env or {})}
         self.proc: subprocess.Popen | None = None
         self.http = httpx.Client(base_url=self.url, timeout=10, follow_redirects=False)
@@ -70,13 +71,14 @@ class ServiceProcess:
     def start(self, timeout: float = 30) -> "ServiceProcess":
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ralph_watch", "--log-level", "debug", "run", "-c", str(self.config_path)],
+            [sys.executable, "-m", "ralph_watch", "--log-level", "info", "run", "-c", str(self.config_path)],
             stdout=self._log, stderr=subprocess.STDOUT, env=self.env, cwd=self.root)
         wait_until(self._healthy, timeout, f"the service to serve /healthz (log: {self.log_path})")
         return self
 
     def _healthy(self) -> bool:
-        assert self.proc.poll() is None, f"the service exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}"
+        if self.proc.poll() is not None:  # not an AssertionError: wait_until must stop at once
+            raise RuntimeError(f"the service exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
         try:
             return self.http.get("/healthz").status_code in (200, 503)
         except httpx.HTTPError:
@@ -127,7 +129,8 @@ class ServiceProcess:
     def wait_state(self, video: str, *states: str, timeout: float = 60) -> dict:
         def check():
             t = self.task(video)
-            assert self.proc.poll() is None, f"the service died:\n{self.log_text()[-3000:]}"
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the service died:\n{self.log_text()[-3000:]}")
             return t if t and t["state"] in states else None
         try:
             return wait_until(check, timeout, f"{video} to reach {states}")
@@ -145,7 +148,10 @@ class ServiceProcess:
         fields = [(k, v) for k, v in form["fields"] if not (k == "granted" and v in drop_scopes)]
         fields.append(("decision", "deny" if deny else "authorize"))
         action = httpx.URL(str(consent.url)).join(form["action"])
-        back = httpx.post(action, data=fields, timeout=10, follow_redirects=False)
+        data: dict[str, list[str]] = {}
+        for k, v in fields:
+            data.setdefault(k, []).append(v)
+        back = httpx.post(action, data=data, timeout=10, follow_redirects=False)
         assert back.status_code in (302, 303), back.text
         cb = httpx.URL(back.headers["location"])
         done = self.http.get(cb.raw_path.decode())
