@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 S = State
 MAX_RETRIES = 5            # transient failures in a row before a task is `failed`
 MAX_RESTARTS = 2           # new inits after an expired/unknown upload URL, per attempt
-BACKOFF = (30, 120, 300, 900, 1800)
+BACKOFF = (30, 120, 300, 900, 1800)  # seconds at TikTok's 60 s rate window (tests shrink the window)
 
 
 @dataclass
@@ -42,6 +42,42 @@ class Hooks:
     mark_published: Callable[[str, datetime], None]  # content key published at
     record_failed: Callable[[str], None]           # state_dir unwritable: pause publishing
     wake: Callable[[], None]                       # something is due: wake the scheduler
+
+
+PROGRESS_STEP = 0.10            # a progress line at every 10 % of a long upload ...
+PROGRESS_SECONDS = 10.0         # ... and at least every 10 s while it lasts
+PROGRESS_MIN_BYTES = 8_000_000  # smaller uploads take a moment: no progress lines
+
+
+class ProgressLog:
+    """When an upload deserves a log line and what it says: percent, megabytes, MB/s.
+    Pure: the caller passes monotonic seconds."""
+
+    def __init__(self, *, total: int, first: int = 0, started: float) -> None:
+        self.total = total
+        self.first = first          # an upload resumed by TikTok's 416 starts past 0
+        self.started = started
+        self.logged_at = started
+        self.step = 0               # the last 10 % step logged
+        self.done = False
+
+    def line(self, sent: int, now: float) -> str | None:
+        if self.done or self.total <= 0:
+            return None
+        step = int(sent / self.total / PROGRESS_STEP + 1e-9)
+        big = self.total >= PROGRESS_MIN_BYTES
+        due = (big and step > self.step) or now - self.logged_at >= PROGRESS_SECONDS
+        if sent >= self.total:
+            due = big or self.logged_at != self.started  # close what was opened
+            self.done = True
+        if not due:
+            return None
+        self.step = max(self.step, step)
+        self.logged_at = now
+        elapsed = max(now - self.started, 1e-6)
+        rate = (sent - self.first) / elapsed / 1e6
+        return (f"{sent * 100 // self.total}% ({sent / 1e6:.1f} of {self.total / 1e6:.1f} MB) "
+                f"at {rate:.2f} MB/s")
 
 
 class Publisher:
@@ -101,6 +137,11 @@ class Publisher:
             return
         post_info, notes = prepared
         mime = MIME_TYPES.get(Path(t.video).suffix.lower().lstrip("."), "video/mp4")
+        try:  # a state_dir that cannot hold a record must stop us before an init, not after
+            self.records.ensure_dir()
+        except RecordError as exc:
+            self._pause_for_records(t, exc)
+            return
         for restart in range(MAX_RESTARTS + 1):
             try:
                 if sc.mode == "draft":
@@ -121,10 +162,7 @@ class Publisher:
                 self.records.put(rec)
             except RecordError as exc:
                 # Nothing uploaded yet, so nothing will be posted: give the init up and pause.
-                self.hooks.record_failed(str(exc))
-                self._to(t, S.SCHEDULED, expect={S.UPLOADING}, due=self.clock.now() + timedelta(minutes=1),
-                         progress=None, error=f"Publishing is paused: {exc}. Free space or fix the permissions of "
-                                          "state_dir, then press Resume.")
+                self._pause_for_records(t, exc)
                 return
             log.info("task %s (%s): uploading %s bytes in %s chunk(s), publish_id %s", t.id, t.video, ident.size,
                      init.total_chunk_count, init.publish_id)
@@ -136,7 +174,7 @@ class Publisher:
                     return
                 if exc.action is Action.RESTART and restart < MAX_RESTARTS:
                     log.warning("task %s: upload URL gone (%s); starting over with a new init", t.id, exc.code)
-                    self.records.delete(t.key)
+                    self._drop_record(t.key)
                     continue
                 self._upload_interrupted(t, rec, exc)
                 return
@@ -209,12 +247,20 @@ class Publisher:
 
     def _progress(self, task_id: str) -> Callable[[int, int], None]:
         last = [0.0]
+        lines: list[ProgressLog] = []
+        task = self.board.get(task_id)
+        video = task.video if task else None
 
         def report(sent: int, total: int) -> None:
             frac = sent / total if total else 1.0
             if frac - last[0] >= 0.01 or sent >= total:
                 last[0] = frac
                 self.board.update(task_id, progress=round(frac, 4))
+            if not lines:
+                lines.append(ProgressLog(total=total, first=sent, started=self.clock.monotonic()))
+            line = lines[0].line(sent, self.clock.monotonic())
+            if line:
+                log.info("task %s (%s): uploaded %s", task_id, video, line)
         return report
 
     def _upload_interrupted(self, t: Task, rec: PublishRecord, exc: TikTokError) -> None:
@@ -231,7 +277,15 @@ class Publisher:
         except TikTokError:
             complete = None
         if complete is False:
-            self.records.delete(t.key)
+            self._drop_record(t.key)
+            if exc.code == "file_changed":
+                # The file was truncated or replaced while being sent: nothing was posted, and
+                # the new file gets the same checks as any new file (it may be invalid now).
+                self._to(t, S.WAITING, expect={S.UPLOADING}, progress=None, publish_id=None,
+                         error=f"{t.video} changed while it was being uploaded, so the upload was stopped "
+                               "(nothing was published); checking the new file.")
+                self.hooks.revalidate(t.key)
+                return
             self._failed_attempt(t, exc)
             return
         if complete is True:  # every byte arrived after all: follow it like any upload
@@ -289,10 +343,17 @@ class Publisher:
             from .tiktok.errors import classify_fail_reason
             exc = classify_fail_reason(st.fail_reason or "unknown", log_id=st.log_id)
             rec = self.records.get(t.key)
+            if exc.action is Action.RETRY_LATER:  # e.g. the daily cap: nothing was posted; wait, then again
+                self._drop_record(t.key)
+                due = self.clock.now() + timedelta(seconds=max(1.0, exc.retry_after or self.limits.window_seconds))
+                self._to(t, S.SCHEDULED, expect={S.PROCESSING, S.NEEDS_LOGIN}, due=due, progress=None, held=True,
+                         error=f"{exc.sentence()} Trying again at {self._local(due)}.")
+                self.hooks.wake()
+                return True
             if exc.action is Action.RETRY_NOW and t.retries < MAX_RETRIES:
-                self.records.delete(t.key)  # TikTok failed it: nothing was posted
+                self._drop_record(t.key)  # TikTok failed it: nothing was posted
                 self._to(t, S.SCHEDULED, expect={S.PROCESSING, S.NEEDS_LOGIN}, progress=None, retries=t.retries + 1,
-                         due=self.clock.now() + timedelta(seconds=BACKOFF[min(t.retries, len(BACKOFF) - 1)]),
+                         due=self.clock.now() + timedelta(seconds=self._backoff(t.retries)),
                          error=f"{exc.sentence()} Trying again.")
                 self.hooks.wake()
                 return True
@@ -379,7 +440,7 @@ class Publisher:
         self.board.update(t.id, settle=False, publish_id=rec.publish_id)
         if st.status == "PROCESSING_UPLOAD" and (st.uploaded_bytes or 0) < rec.size:
             # The upload never completed: TikTok posts nothing, so publishing anew is safe.
-            self.records.delete(t.key)
+            self._drop_record(t.key)
             log.info("task %s (%s): the upload was cut off by a restart; publishing anew", t.id, t.video)
             self._to(t, S.SCHEDULED, due=self.clock.now(), error=None)
             self.hooks.revalidate(t.key)
@@ -431,7 +492,7 @@ class Publisher:
                 return
         problems = delete_files(self.inbox, [t.video, t.sidecar])
         if problems:
-            self.board.update(t.id, files_kept=True, followup=self.clock.now() + timedelta(minutes=1),
+            self.board.update(t.id, files_kept=True, followup=self.clock.now() + self._delete_retry(),
                               followup_kind="delete",
                               error="Published, but " + "; ".join(problems) + ". ralph-watch keeps trying.")
             return
@@ -452,7 +513,7 @@ class Publisher:
             wait = exc.retry_after or self.limits.window_seconds
             self._hold(t, wait, exc.sentence() + " Trying again at {when}.")
         elif exc.action in (Action.RETRY_NOW, Action.RESTART) and t.retries < MAX_RETRIES:
-            wait = BACKOFF[min(t.retries, len(BACKOFF) - 1)]
+            wait = self._backoff(t.retries)
             self._to(t, S.SCHEDULED, expect=expect, due=now + timedelta(seconds=wait), retries=t.retries + 1,
                      progress=None, held=True, error=f"{exc.sentence()} Trying again at {self._local(now + timedelta(seconds=wait))}.")
             self.hooks.wake()
@@ -465,6 +526,24 @@ class Publisher:
                 msg = exc.sentence()
             self._to(t, S.FAILED, expect=expect, progress=None, error=msg)
 
+    def _pause_for_records(self, t: Task, exc: RecordError) -> None:
+        """state_dir cannot hold a publish record: pause publishing; the task waits, due as before."""
+        self.hooks.record_failed(str(exc))
+        # Due now: the pause is what holds it, so Resume publishes it at once.
+        self._to(t, S.SCHEDULED, expect={S.UPLOADING}, due=self.clock.now(), progress=None,
+                 error=f"Publishing is paused: {exc}. Free space or fix the permissions of state_dir, "
+                       "then press Resume.")
+
+    def _drop_record(self, key: str) -> None:
+        try:
+            self.records.delete(key)
+        except RecordError as exc:
+            log.warning("%s", exc)
+
+    def _backoff(self, retries: int) -> float:
+        # Scaled by the rate window (60 s at TikTok), so tests that shrink the window shrink this too.
+        return BACKOFF[min(retries, len(BACKOFF) - 1)] * min(1.0, self.limits.window_seconds / 60.0)
+
     def _hold(self, t: Task, seconds: float, template: str) -> None:
         """Keep the task `scheduled` with a new due (limits, caps): never `missed` for waiting on TikTok."""
         due = self.clock.now() + timedelta(seconds=max(1.0, seconds))
@@ -475,6 +554,10 @@ class Publisher:
     def _local(self, when: datetime) -> str:
         tz = self.tz
         return when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if tz else when.strftime("%Y-%m-%d %H:%M UTC")
+
+    def _delete_retry(self) -> timedelta:
+        # Once a minute at TikTok's 60 s window; tests shrink the window (and so this) to seconds.
+        return timedelta(seconds=max(1.0, min(60.0, self.limits.window_seconds)))
 
     def _draft_poll(self) -> timedelta:
         # Slow: a draft can wait days; one status call per window is far inside the 30/min budget.
