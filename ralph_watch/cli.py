@@ -118,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("ralph-watch: tiktok.client_key and tiktok.client_secret are empty: set TIKTOK_CLIENT_KEY and "
               "TIKTOK_CLIENT_SECRET (see README: TikTok app set-up), or try `ralph-watch demo`.", file=sys.stderr)
         return 2
-    Service(config).run_forever()
+    Service(config, config_path=args.config).run_forever()
     return 0
 
 
@@ -205,7 +205,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     checked = 0
     for target in targets:
         if not target.exists() and not target.is_symlink():
-            problems.append(SidecarProblem(str(target), "no such file or folder"))
+            hint = ("; create it, or pass the inbox folder (or files) to check, or -c CONFIG for the configured "
+                    "inbox") if not args.paths else "; check the spelling"
+            problems.append(SidecarProblem(str(target), "no such file or folder" + hint))
+            continue
+        if not target.is_dir() and classify(target.name) is None:
+            problems.append(SidecarProblem(str(target), "not a video (.mp4, .mov, .webm) or sidecar (.yaml) name; "
+                                                        "pass a pair's files or a folder"))
             continue
         root, pairs = _collect(target, classify, is_ignored)
         for key, files in sorted(pairs.items()):
@@ -276,8 +282,7 @@ def _collect(target: Path, classify: Any, is_ignored: Any) -> tuple[Path, dict[s
     root = target.parent
     c = classify(target.name)
     if c is None:
-        pairs[target.stem] = {}
-        return root, {target.name: {"sidecar": [target.name]}} if target.suffix.lower() in (".yaml", ".yml") else {}
+        return root, {}
     for sibling in sorted(root.iterdir()):
         sc = classify(sibling.name)
         if sc is not None and sc[1] == c[1] and not is_ignored(sibling.name):
@@ -290,6 +295,8 @@ def _shown(root: Path, target: Path, rel: str) -> Path:
 
 
 # -- new ---------------------------------------------------------------------------------------
+NEW_FLAGS = {"mode": "--draft"}
+
 def cmd_new(args: argparse.Namespace) -> int:
     from .inbox import classify
     from .sidecar import parse_sidecar, render_sidecar
@@ -326,9 +333,11 @@ def cmd_new(args: argparse.Namespace) -> int:
     try:
         parse_sidecar(text.encode(), path=str(target), tz=config.tz, defaults=config.defaults)
     except SidecarError as exc:
+        # The file does not exist yet: name the option that made the bad value, not a line.
         for p in exc.problems:
-            print(str(p), file=sys.stderr)
-        return 1
+            print(f"ralph-watch new: {NEW_FLAGS.get(p.key or '', '--' + (p.key or '').replace('_', '-'))}: "
+                  f"{p.message}", file=sys.stderr)
+        return 2
     if args.dry_run:
         sys.stdout.write(text)
         return 0

@@ -490,7 +490,11 @@ class Publisher:
                                   error=f"Published, but {t.video} changed after it was sent, so it was kept. "
                                         "Delete it yourself, or press Retry to publish the new version.")
                 return
-        problems = delete_files(self.inbox, [t.video, t.sidecar])
+        # The video first; the sidecar only once the video is gone, so a refused deletion leaves
+        # the pair whole (its record and a restart still see a complete, already published pair).
+        problems = delete_files(self.inbox, [t.video])
+        if not problems:
+            problems = delete_files(self.inbox, [t.sidecar])
         if problems:
             self.board.update(t.id, files_kept=True, followup=self.clock.now() + self._delete_retry(),
                               followup_kind="delete",

@@ -15,13 +15,14 @@ import resource
 import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields, is_dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from .clock import Clock, SystemClock
 from .config import Config
-from .errors import RecordError, SidecarProblem, TikTokError
+from .errors import ConfigError, RecordError, SidecarProblem, TikTokError
 from .pairfiles import delete_files, remove_error_file, write_error_file
 from .publisher import Hooks, Publisher
 from .record import InstanceLock, PublishRecord, RecordStore, file_identity
@@ -35,17 +36,21 @@ log = logging.getLogger(__name__)
 S = State
 PUBLISH_WORKERS = 4
 PROBLEM_STATES = (S.INVALID, S.FAILED, S.MISSED)
+# What SIGHUP applies live, and what needs a restart (sockets, folders, the TikTok client, the page).
+LIVE_KEYS = ("schedule", "notify", "defaults")
+RESTART_KEYS = ("inbox", "state_dir", "timezone", "watch", "web", "tiktok")
 NOTIFY_STATES = {S.PUBLISHED: "published", S.FAILED: "failed", S.INVALID: "invalid", S.MISSED: "missed",
                  S.NEEDS_LOGIN: "needs_login"}
 
 
 class Service:
     def __init__(self, config: Config, *, clock: Clock | None = None, transport: Any = None,
-                 serve_web: bool = True) -> None:
+                 serve_web: bool = True, config_path: Path | None = None) -> None:
         from .schedule import CronQueues
         from .tiktok.client import TikTokClient
 
         self.config = config
+        self.config_path = config_path                # re-read on SIGHUP (None: nothing to re-read)
         self.clock = clock or SystemClock()
         self.stop = threading.Event()
         self._lock = threading.RLock()
@@ -57,7 +62,7 @@ class Service:
         self.client = TikTokClient(client_key=tk.client_key, client_secret=tk.client_secret,
                                    redirect_uri=tk.redirect_uri, scopes=list(tk.scopes), api_base=tk.api_base,
                                    authorize_url=tk.authorize_url, limits=tk.limits, clock=self.clock,
-                                   transport=transport)
+                                   transport=transport, chunk_deadline=_test_chunk_deadline())
         self.queues = CronQueues()
         self.published: dict[str, datetime] = {}      # content key -> when (this process only)
         self.probe_cache: dict = {}
@@ -217,11 +222,69 @@ class Service:
                 log.exception("supervisor pass failed")
 
     def _on_sighup(self) -> None:
-        log.info("SIGHUP: rescanning the inbox (restart the service to apply config changes)")
+        # A signal handler runs on the main thread between bytecodes: never take locks here.
+        threading.Thread(target=self.reload_config, name="sighup", daemon=True).start()
+
+    def reload_config(self) -> list[str]:
+        """SIGHUP: re-read the config file, apply what can change live (schedule, notify,
+        defaults), log the rest as "restart to apply", rescan the inbox. The login stays:
+        tokens live in this process only. Returns the changed keys applied live."""
+        applied: list[str] = []
+        if self.config_path is not None:
+            try:
+                from .config import read_config
+                new = read_config(self.config_path)
+            except ConfigError as exc:
+                log.error("SIGHUP: %s has problems, so the running config stays as it is: %s", self.config_path,
+                          " / ".join(str(p) for p in exc.problems))
+                new = None
+            except Exception:
+                log.exception("SIGHUP: could not re-read %s; the running config stays", self.config_path)
+                new = None
+            if new is not None:
+                applied = self._apply_config(new)
+        else:
+            log.info("SIGHUP: no config file to re-read; rescanning the inbox")
         try:
-            self.watcher.rescan_now()
+            self.watcher.rescan_now("SIGHUP")
         except Exception:
             log.exception("rescan failed")
+        return applied
+
+    def _apply_config(self, new: Config) -> list[str]:
+        old = self.config
+        later = [k for name in RESTART_KEYS for k in _changed(name, getattr(old, name), getattr(new, name))]
+        live = [k for name in LIVE_KEYS for k in _changed(name, getattr(old, name), getattr(new, name))]
+        if later:
+            log.warning("SIGHUP: %s changed in %s; restart ralph-watch to apply (the running service keeps the old "
+                        "value)", ", ".join(later), self.config_path)
+        if not live:
+            log.info("SIGHUP: %s re-read; nothing to apply live", self.config_path)
+            return []
+        with self._lock:
+            self.config = replace(old, schedule=new.schedule, notify=new.notify, defaults=new.defaults)
+            self.scheduler.grace = timedelta(minutes=new.schedule.late_grace_minutes)
+            if new.notify != old.notify:
+                previous, self.notifier = self.notifier, self._make_notifier()
+                if previous is not None:
+                    previous.stop(2.0)
+                if self.notifier is not None:
+                    self.notifier.start()
+            # defaults and the grace decide validity: check pairs again, but never a failed one
+            # (retrying is the user's call) nor one waiting out a back-off or for TikTok.
+            for snap in sorted(self._snapshots.values(), key=lambda s: s.key):
+                task = self.board.by_key(snap.key)
+                if task is not None and not (task.state in (S.INVALID, S.WAITING, S.MISSED) or (
+                        task.state is S.SCHEDULED and not task.held and not task.retries and not task.settle)):
+                    continue
+                self._validated.pop(snap.key, None)
+                try:
+                    self._apply(snap)
+                except Exception:
+                    log.exception("could not process %s", snap.key)
+        log.info("SIGHUP: applied %s from %s; the login is kept", ", ".join(live), self.config_path)
+        self._wake()
+        return live
 
     # -- inbox → tasks -------------------------------------------------------------------------
     def _on_snapshots(self, snapshots: list[Any]) -> None:
@@ -293,6 +356,14 @@ class Service:
             self._validated.pop(key, None)
             self._set(task, S.INVALID, error="\n".join(problems))
             return
+        if video is None or side is None:
+            rec = self._restored.get(key)
+            if rec is not None and rec.outcome == "published":
+                # A crash between deleting the video and the sidecar: finish that deletion.
+                self._restored.pop(key, None)
+                self._set(task, S.PUBLISHED, publish_id=rec.publish_id, identity=rec.identity)
+                self.publisher._delete_after_publish(self.board.get(task.id))
+                return
         if video is None:
             self._set(task, S.WAITING, error=f"Waiting for the video {name}.mp4 (or .mov, .webm) next to {side.rel}.")
             return
@@ -641,6 +712,35 @@ class Service:
 
     def watch_status(self) -> dict:
         return self.watcher.status()
+
+
+def _changed(name: str, old: Any, new: Any) -> list[str]:
+    """Dotted names of the config keys that differ (never their values: some are secrets)."""
+    if old == new:
+        return []
+    if is_dataclass(old) and is_dataclass(new):
+        return [k for f in fields(old) for k in _changed(f"{name}.{f.name}", getattr(old, f.name),
+                                                             getattr(new, f.name))]
+    return [name]
+
+
+def _test_chunk_deadline() -> float | None:
+    """RALPH_WATCH_TEST_CHUNK_DEADLINE (seconds): a test-only knob, so an end-to-end test can prove
+    that a chunk whose answer never comes is abandoned without waiting the real deadline
+    (>= 120 s, from the chunk size). Unset (always, in production): the client's own deadline."""
+    raw = os.environ.get("RALPH_WATCH_TEST_CHUNK_DEADLINE", "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        log.warning("ignoring RALPH_WATCH_TEST_CHUNK_DEADLINE=%r: not a number of seconds", raw)
+        return None
+    if not 0 < value < 3600:
+        log.warning("ignoring RALPH_WATCH_TEST_CHUNK_DEADLINE=%r: must be between 0 and 3600 seconds", raw)
+        return None
+    log.warning("test knob: chunk deadline %g s (RALPH_WATCH_TEST_CHUNK_DEADLINE)", value)
+    return value
 
 
 def problems_text(problems: list[SidecarProblem]) -> str:
