@@ -1,0 +1,287 @@
+"""What the inbox holds, as data: names, pairs, in-flight markers and file stability.
+
+Pure: no file system access, no clock. The watcher (the shell) lists folders, feeds what it
+saw into a `StabilityTracker` with the time as an argument, and asks `build_snapshots` for the
+pairs. The service decides what a snapshot means (waiting, invalid, scheduled ...).
+
+Definitions used here:
+- A *pair* is `NAME.mp4|mov|webm` (any letter case) with `NAME.yaml|yml` in the same folder;
+  NAME matches exactly. Its key is `folder/NAME` relative to the inbox, "/"-separated.
+- A file is *stable* once the same size and mtime were observed at least `settle_seconds`
+  apart (`quick_seconds` for a file renamed into place: a rename publishes a finished file).
+  A close after writing is no proof: an interrupted SMB upload closes a partial file, which
+  only the probe's structure check can refuse.
+- An *in-flight marker* is a sibling that a sync tool writes while the real file is coming
+  (`.syncthing.clip.mp4.tmp`, `clip.mp4.part`, ...). The snapshot names it; the service waits.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Final, Iterable, Literal, Mapping
+
+__all__ = [
+    "VIDEO_EXTS",
+    "SIDECAR_EXTS",
+    "IGNORED_PREFIXES",
+    "IGNORED_SUFFIXES",
+    "IGNORED_NAMES",
+    "FileState",
+    "PairSnapshot",
+    "Entry",
+    "is_ignored",
+    "classify",
+    "inflight_target",
+    "inflight_sibling",
+    "StabilityTracker",
+    "build_snapshots",
+]
+
+VIDEO_EXTS: Final = ("mp4", "mov", "webm")
+SIDECAR_EXTS: Final = ("yaml", "yml")
+
+# Names never read as inbox content. Each line says which tool makes such names.
+IGNORED_PREFIXES: Final[tuple[str, ...]] = (
+    ".",   # hidden files: rsync temp `.NAME.XXXXXX`, Syncthing `.syncthing.NAME.tmp`, `.DS_Store`,
+           # macOS `._NAME` resource forks, `.stfolder`/`.stversions`, `.dropbox*`, Resilio `.sync`
+    "~",   # Syncthing on Windows `~syncthing~NAME.tmp`, Office `~$NAME` lock files
+)
+IGNORED_SUFFIXES: Final[tuple[str, ...]] = (  # compared case-insensitively
+    ".part",        # Firefox, Transmission, curl/wget-style partial downloads
+    ".partial",     # rclone 1.75 `NAME.<hex>.partial`, generic partial files
+    ".partial~",    # older rclone
+    ".crdownload",  # Chrome
+    ".tmp",         # Syncthing and many editors and uploaders
+    ".download",    # Safari (a bundle folder)
+    ".!sync",       # Resilio / BitTorrent Sync
+    ".error.txt",   # our own feedback files (NAME.error.txt), written beside a bad pair
+)
+IGNORED_NAMES: Final[frozenset[str]] = frozenset({  # compared case-insensitively
+    ".ds_store",     # macOS Finder metadata
+    "thumbs.db",     # Windows Explorer thumbnails
+    "desktop.ini",   # Windows Explorer folder settings
+    "@eadir",        # Synology DSM thumbnails and indexes (a folder)
+    ".stfolder",     # Syncthing folder marker
+    ".stversions",   # Syncthing file versions
+    ".sync",         # Resilio Sync metadata folder
+    ".dropbox.cache",  # Dropbox staging area (downloads are renamed into place from here)
+})
+
+
+@dataclass(frozen=True)
+class FileState:
+    rel: str          # path relative to the inbox, "/" separators
+    size: int
+    mtime_ns: int
+    stable: bool      # same size and mtime for the settle period
+    regular: bool     # False: a directory, FIFO, device, socket (or a symlink) with a pair's name
+    symlink: bool     # never followed; the service refuses it
+
+
+@dataclass(frozen=True)
+class PairSnapshot:
+    key: str                       # "sub/clip": folder + stem, relative to the inbox, "/" separators
+    videos: tuple[FileState, ...]  # 0, 1 or more (more = invalid: two videos for one name)
+    sidecars: tuple[FileState, ...]
+    inflight: str | None           # name of an in-flight sibling (".syncthing.clip.mp4.tmp", ...) or None
+
+
+EntryKind = Literal["file", "dir", "symlink", "other"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One directory entry as the watcher saw it (lstat: symlinks are not followed)."""
+
+    rel: str           # "sub/clip.mp4"
+    name: str          # "clip.mp4"
+    size: int
+    mtime_ns: int
+    kind: EntryKind    # file (regular) | dir | symlink | other (FIFO, device, socket)
+    inode: int = 0     # lets the watcher recognise a rename inside the inbox
+
+
+def is_ignored(name: str) -> bool:
+    """True for temporary, system and sync-tool names that are never inbox content."""
+    if not name or name.startswith(IGNORED_PREFIXES):
+        return True
+    lower = name.lower()
+    if lower in IGNORED_NAMES or lower.startswith(".dropbox"):
+        return True
+    return lower.endswith(IGNORED_SUFFIXES)
+
+
+def classify(name: str) -> tuple[str, str] | None:
+    """("video"|"sidecar", stem) for a pair member's name, else None.
+
+    Extensions match in any letter case (cameras and Windows write `CLIP.MP4`); the stem is
+    kept exactly, so `Clip.mp4` and `clip.yaml` are not a pair.
+    """
+    if is_ignored(name):
+        return None
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        return None
+    ext = ext.lower()
+    if ext in VIDEO_EXTS:
+        return ("video", stem)
+    if ext in SIDECAR_EXTS:
+        return ("sidecar", stem)
+    return None
+
+
+# In-flight markers: (pattern, tool). Group 1 is the final name the tool is writing.
+_INFLIGHT: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
+    (re.compile(r"^\.syncthing\.(.+)\.tmp$", re.S), "Syncthing"),
+    (re.compile(r"^~syncthing~(.+)\.tmp$", re.S), "Syncthing on Windows"),
+    (re.compile(r"^(.+)\.[0-9a-fA-F]{4,}\.partial$", re.S), "rclone 1.75+"),
+    (re.compile(r"^(.+)\.partial~$", re.S), "older rclone"),
+    (re.compile(r"^(.+)\.partial$", re.S), "partial download"),
+    (re.compile(r"^(.+)\.part$", re.S), "Firefox, Transmission"),
+    (re.compile(r"^(.+)\.crdownload$", re.S), "Chrome"),
+    (re.compile(r"^(.+)\.download$", re.S), "Safari"),
+    (re.compile(r"^(.+)\.!sync$", re.S), "Resilio Sync"),
+    (re.compile(r"^\.(.+)\.[A-Za-z0-9]{6}$", re.S), "rsync temp file"),
+)
+
+
+def inflight_target(name: str) -> str | None:
+    """The final name a sync tool's temporary `name` will become, or None.
+
+    `.syncthing.clip.mp4.tmp` -> `clip.mp4`; `clip.mp4.1a2b3c4d.partial` -> `clip.mp4`;
+    `.clip.mp4.Xy12Ab` (rsync) -> `clip.mp4`. Dropbox stages in `.dropbox.cache` and renames
+    into place, so it leaves no per-file marker (the folder is ignored and not descended).
+    """
+    for pattern, _tool in _INFLIGHT:
+        m = pattern.match(name)
+        if m and m.group(1):
+            return m.group(1)
+    return None
+
+
+def inflight_sibling(stem_with_ext: str, names: Iterable[str]) -> str | None:
+    """The first (sorted) in-flight marker among `names` for the final name `stem_with_ext`."""
+    found = sorted(n for n in names if n != stem_with_ext and inflight_target(n) == stem_with_ext)
+    return found[0] if found else None
+
+
+@dataclass
+class _Track:
+    size: int
+    mtime_ns: int
+    since: float       # when this size+mtime was first observed
+    needed: float      # quiet period required for this observation
+    confirmed: bool    # observed unchanged at least `needed` after `since`
+
+
+class StabilityTracker:
+    """Decides when a file is complete from observations the caller makes.
+
+    Fed observations, never stats itself; `now` is a monotonic time. A file is stable once the
+    same (size, mtime) was observed at two moments at least `settle_seconds` apart, or
+    `quick_seconds` apart when it was renamed into place. `startup=True` means the caller found
+    it already older than `settle_seconds` at start-up: it counts at once. Any change restarts
+    the wait with the full settle period.
+    """
+
+    def __init__(self, settle_seconds: float, quick_seconds: float) -> None:
+        if settle_seconds < 0 or quick_seconds < 0:
+            raise ValueError("settle_seconds and quick_seconds must not be negative")
+        self.settle_seconds = settle_seconds
+        self.quick_seconds = min(quick_seconds, settle_seconds)
+        self._tracks: dict[str, _Track] = {}
+
+    def observe(self, rel: str, *, size: int, mtime_ns: int, now: float,
+                renamed_in: bool = False, startup: bool = False) -> None:
+        t = self._tracks.get(rel)
+        if t is None or t.size != size or t.mtime_ns != mtime_ns:
+            needed = self.quick_seconds if renamed_in else self.settle_seconds
+            self._tracks[rel] = _Track(size, mtime_ns, now, needed, startup or needed <= 0)
+            return
+        if renamed_in:
+            t.needed = min(t.needed, self.quick_seconds)
+        if startup or now - t.since >= t.needed:
+            t.confirmed = True
+
+    def forget(self, rel: str) -> None:
+        self._tracks.pop(rel, None)
+
+    def is_stable(self, rel: str, now: float) -> bool:
+        t = self._tracks.get(rel)
+        return t is not None and t.confirmed
+
+    def next_check(self, now: float) -> float | None:
+        """The earliest moment an unconfirmed file may be confirmed by observing it again."""
+        due = [t.since + t.needed for t in self._tracks.values() if not t.confirmed]
+        return min(due) if due else None
+
+    def due(self, now: float) -> list[str]:
+        """Unconfirmed files whose quiet period has passed: observe them again now."""
+        return sorted(rel for rel, t in self._tracks.items() if not t.confirmed and now - t.since >= t.needed)
+
+    def tracked(self) -> list[str]:
+        return sorted(self._tracks)
+
+
+def _folder_and_name(rel: str) -> tuple[str, str]:
+    folder, _, name = rel.rpartition("/")
+    return folder, name
+
+
+def _key(folder: str, stem: str) -> str:
+    return posixpath.join(folder, stem) if folder else stem
+
+
+def build_snapshots(entries: Iterable[Entry], tracker: StabilityTracker, now: float) -> dict[str, PairSnapshot]:
+    """Group entries into pair snapshots keyed by `folder/stem`.
+
+    Entries of ignored names are used only as in-flight markers. A pair exists once one of its
+    members exists; markers alone make no pair. Non-regular entries with a member's name are
+    included (regular=False / symlink=True) so the service can refuse them.
+    """
+    videos: dict[str, list[FileState]] = {}
+    sidecars: dict[str, list[FileState]] = {}
+    markers: dict[str, list[str]] = {}
+    for e in entries:
+        folder, _ = _folder_and_name(e.rel)
+        target = inflight_target(e.name)
+        if target is not None:
+            c = classify(target)
+            if c is not None:
+                markers.setdefault(_key(folder, c[1]), []).append(e.name)
+        c = classify(e.name)
+        if c is None:
+            continue
+        kind, stem = c
+        state = FileState(
+            rel=e.rel,
+            size=e.size,
+            mtime_ns=e.mtime_ns,
+            stable=tracker.is_stable(e.rel, now),
+            regular=e.kind == "file",
+            symlink=e.kind == "symlink",
+        )
+        (videos if kind == "video" else sidecars).setdefault(_key(folder, stem), []).append(state)
+    out: dict[str, PairSnapshot] = {}
+    for key in sorted(set(videos) | set(sidecars)):
+        found = markers.get(key)
+        out[key] = PairSnapshot(
+            key=key,
+            videos=tuple(sorted(videos.get(key, ()), key=lambda f: f.rel)),
+            sidecars=tuple(sorted(sidecars.get(key, ()), key=lambda f: f.rel)),
+            inflight=min(found) if found else None,
+        )
+    return out
+
+
+def gone(key: str) -> PairSnapshot:
+    """The snapshot of a pair whose files are all gone."""
+    return PairSnapshot(key=key, videos=(), sidecars=(), inflight=None)
+
+
+def diff_snapshots(old: Mapping[str, PairSnapshot], new: Mapping[str, PairSnapshot]) -> list[PairSnapshot]:
+    """The snapshots to report: changed or new pairs, and a `gone` for each vanished key."""
+    changed = [snap for key, snap in new.items() if old.get(key) != snap]
+    changed += [gone(key) for key in old if key not in new]
+    return sorted(changed, key=lambda s: s.key)
