@@ -7,6 +7,7 @@ as a template, a redirect target or an absolute URL base (so X-Forwarded-* chang
 """
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import math
@@ -41,6 +42,7 @@ _STATES = [s.value for s in State]
 _ACTIONS = {"cancel": "cancel", "retry": "retry", "publish-now": "publish_now"}
 _MAX_CODE = 4096          # TikTok's codes are a few hundred characters; 10 KB is an attack
 _API_CACHE_SIZE = 32
+_GZIP_MIN = 64 * 1024   # smaller answers are not worth compressing
 _IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif"}
 
 
@@ -87,8 +89,9 @@ class _WebApp:
         self.tz = config.tz
         self.sessions = SessionStore(clock=clock)
         self.throttle = SigninThrottle(clock=clock)
-        self._api_cache: OrderedDict[tuple, str] = OrderedDict()  # (board.version, params) -> JSON
+        self._api_cache: OrderedDict[tuple, tuple[bytes, bytes | None]] = OrderedDict()  # (board.version, params) -> (JSON, gzip)
         self._api_lock = threading.Lock()
+        self._page_cache: OrderedDict[tuple, dict] = OrderedDict()  # (board.version, params, second) -> page model
         self.app = app = bottle.Bottle()
         app.ralph_web = self  # type: ignore[attr-defined]  # for tests and the service
         app.add_hook("before_request", self._guard)
@@ -273,22 +276,33 @@ class _WebApp:
         self._session(create=True)
         now = self.clock.now()
         board = self.backend.board
-        counts = board.counts()
-        total = counts.get(state, 0) if state else sum(counts.values())
-        pages = max(1, math.ceil(total / views.PAGE_SIZE))
         account = views.account_view(self._safe(self.backend.account, None), now=now, tz=self.tz)
-        tasks = board.listing(state=state, limit=views.PAGE_SIZE, offset=(page - 1) * views.PAGE_SIZE)
         username = account["username"] if account else None
-        rows = [views.task_row(t, now=now, tz=self.tz, username=username) for t in tasks]
-        ok, health = self._safe(self.backend.health, (False, {"reason": "the service did not report its health"}))
+        # With 10,000 tasks, counting, sorting and the quota warnings cost tens of ms; reuse them
+        # while the board is unchanged, within the same second (relative times stay right).
+        paused = bool(self._safe(lambda: self.backend.paused, False))
+        key = (board.version, state, page, username, paused, int(now.timestamp()))
+        with self._api_lock:
+            model = self._page_cache.get(key)
+        if model is None:
+            counts = board.counts()
+            total = counts.get(state, 0) if state else sum(counts.values())
+            tasks = board.listing(state=state, limit=views.PAGE_SIZE, offset=(page - 1) * views.PAGE_SIZE)
+            rows = [views.task_row(t, now=now, tz=self.tz, username=username) for t in tasks]
+            ok, health = self._safe(self.backend.health, (False, {"reason": "the service did not report its health"}))
+            model = {"counts": counts, "total": total, "rows": rows,
+                     "pages": max(1, math.ceil(total / views.PAGE_SIZE)),
+                     "warnings": [str(w) for w in self._safe(self.backend.warnings, [])],
+                     "health": views.health_view(ok, health, now=now, tz=self.tz),
+                     "unaudited": views.mentions_unaudited([r.error for r in rows])}
+            with self._api_lock:
+                self._page_cache[key] = model
+                while len(self._page_cache) > _API_CACHE_SIZE:
+                    self._page_cache.popitem(last=False)
         return self._page(
-            "index", title="Status", account=account, rows=rows, state=state, page=page, pages=pages,
-            counts=counts, total=total, states=_STATES, paused=bool(self._safe(lambda: self.backend.paused, False)),
-            warnings=[str(w) for w in self._safe(self.backend.warnings, [])],
-            health=views.health_view(ok, health, now=now, tz=self.tz),
-            unaudited=views.mentions_unaudited([r.error for r in rows]),
-            music_url=views.MUSIC_USAGE_URL, tz_name=getattr(self.tz, "key", str(self.tz)),
-            page_size=views.PAGE_SIZE,
+            "index", title="Status", account=account, state=state, page=page, states=_STATES,
+            paused=paused, music_url=views.MUSIC_USAGE_URL, tz_name=getattr(self.tz, "key", str(self.tz)),
+            page_size=views.PAGE_SIZE, **model,
         )
 
     def privacy(self) -> str:
@@ -457,15 +471,23 @@ class _WebApp:
             raise _Reply(304, "")
         key = (version, state, limit, offset)
         with self._api_lock:
-            body = self._api_cache.get(key)
-        if body is None:
+            cached = self._api_cache.get(key)
+        if cached is None:
             body = json.dumps([t.to_json() for t in board.listing(state=state, limit=limit, offset=offset)],
-                              ensure_ascii=False)
+                              ensure_ascii=False).encode("utf-8")
+            # 10,000 tasks are ~3 MB of JSON: compressed once per board version, sent ~15x smaller.
+            cached = (body, gzip.compress(body, compresslevel=1, mtime=0) if len(body) > _GZIP_MIN else None)
             with self._api_lock:
-                self._api_cache[key] = body
+                self._api_cache[key] = cached
                 while len(self._api_cache) > _API_CACHE_SIZE:
                     self._api_cache.popitem(last=False)
         response.content_type = "application/json"
+        body, gz = cached
+        if gz is not None:
+            response.set_header("Vary", "Accept-Encoding")
+            if "gzip" in (request.get_header("Accept-Encoding") or "").lower():
+                response.set_header("Content-Encoding", "gzip")
+                return gz
         return body
 
     def _task_params(self) -> tuple[str | None, int | None, int]:

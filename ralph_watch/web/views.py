@@ -53,8 +53,9 @@ def actions_for(task: Task) -> tuple[str, ...]:
     out: list[str] = []
     if task.state is State.SCHEDULED:
         out.append("publish-now")
-    # published-with-files-kept: the files are still in the inbox, so the user may publish anew
-    if task.state in _RETRYABLE or (task.state is State.PUBLISHED and task.video is not None):
+    # published-with-files-kept: the files are still in the inbox, so the user may publish anew.
+    # (files_kept, not `video`: a published task keeps its video's name after the files are gone.)
+    if task.state in _RETRYABLE or (task.state is State.PUBLISHED and task.files_kept):
         out.append("retry")
     if task.state in _CANCELLABLE:
         out.append("cancel")
@@ -138,6 +139,12 @@ def account_view(account: Mapping[str, Any] | None, *, now: datetime, tz: ZoneIn
 
 def health_view(ok: bool, data: Mapping[str, Any], *, now: datetime, tz: ZoneInfo) -> dict[str, Any]:
     last = data.get("last_scan")
+    if isinstance(last, str):  # the watcher reports an ISO 8601 string
+        try:
+            parsed = datetime.fromisoformat(last)
+            last = parsed if parsed.tzinfo is not None else last
+        except ValueError:
+            pass
     if isinstance(last, datetime):
         last_text = f"{local_time(last, tz)} ({relative(last, now)})"
     elif isinstance(last, (int, float)) and not isinstance(last, bool):

@@ -110,19 +110,20 @@ class TestPages:
         world.task("done", state=State.PUBLISHED, post_id="42", video=None)
         assert 'href="https://www.tiktok.com/@ralph.w/video/42"' in world.app.get("/").text
 
-    @pytest.mark.parametrize(("state", "video", "actions"), [
-        pytest.param(State.SCHEDULED, "x.mp4", ["publish-now", "cancel"], id="scheduled"),
-        pytest.param(State.FAILED, "x.mp4", ["retry", "cancel"], id="failed"),
-        pytest.param(State.MISSED, "x.mp4", ["retry", "cancel"], id="missed"),
-        pytest.param(State.PUBLISHED, "x.mp4", ["retry"], id="published_files_kept"),
-        pytest.param(State.PUBLISHED, None, [], id="published_files_gone"),
-        pytest.param(State.UPLOADING, "x.mp4", [], id="uploading"),
-        pytest.param(State.PROCESSING, "x.mp4", [], id="processing"),
-        pytest.param(State.WAITING, "x.mp4", ["cancel"], id="waiting"),
-        pytest.param(State.CANCELLED, "x.mp4", [], id="cancelled"),
+    @pytest.mark.parametrize(("state", "video", "kept", "actions"), [
+        pytest.param(State.SCHEDULED, "x.mp4", False, ["publish-now", "cancel"], id="scheduled"),
+        pytest.param(State.FAILED, "x.mp4", False, ["retry", "cancel"], id="failed"),
+        pytest.param(State.MISSED, "x.mp4", False, ["retry", "cancel"], id="missed"),
+        pytest.param(State.PUBLISHED, "x.mp4", True, ["retry"], id="published_files_kept"),
+        pytest.param(State.PUBLISHED, "x.mp4", False, [], id="published_files_deleted_name_kept"),
+        pytest.param(State.PUBLISHED, None, False, [], id="published_files_gone"),
+        pytest.param(State.UPLOADING, "x.mp4", False, [], id="uploading"),
+        pytest.param(State.PROCESSING, "x.mp4", False, [], id="processing"),
+        pytest.param(State.WAITING, "x.mp4", False, ["cancel"], id="waiting"),
+        pytest.param(State.CANCELLED, "x.mp4", False, [], id="cancelled"),
     ])
-    def test_it_offers_the_actions_that_fit_the_state(self, world, state, video, actions):
-        t = world.task("x", state=state, video=video)
+    def test_it_offers_the_actions_that_fit_the_state(self, world, state, video, kept, actions):
+        t = world.task("x", state=state, video=video, files_kept=kept)
         page = world.app.get("/").text
         shown = re.findall(rf'action="/tasks/{t.id}/([a-z-]+)"', page)
         assert shown == actions
@@ -209,7 +210,7 @@ class TestPages:
                 "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
                 "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"), path
             assert r.headers["X-Frame-Options"] == "DENY"
-            assert r.headers["Referrer-Policy"] == "no-referrer"
+            assert r.headers["Referrer-Policy"] == "same-origin"
             assert r.headers["X-Content-Type-Options"] == "nosniff"
         for path in ("/", "/api/tasks", "/api/account"):
             assert world.app.get(path).headers["Cache-Control"] == "no-store"
@@ -268,7 +269,7 @@ class TestLogin:
         before = world.app.cookies["rw_session"]
         r = world.login()
         assert r.status_int == 303 and r.headers["Location"] == "/"
-        assert r.headers["Referrer-Policy"] == "no-referrer" and r.headers["Cache-Control"] == "no-store"
+        assert r.headers["Referrer-Policy"] == "same-origin" and r.headers["Cache-Control"] == "no-store"
         assert world.app.cookies["rw_session"] != before
         assert "Logged in to TikTok as Ralph." in world.app.get("/").text
 

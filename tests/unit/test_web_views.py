@@ -72,3 +72,15 @@ class TestPrivacyText:
         blocks = views.privacy_blocks("Title line\n\n1. Introduction\nSome text.\n2.1 From TikTok\n- Open ID: x\n")
         assert blocks == [("p", "Title line"), ("h", "1. Introduction"), ("p", "Some text."),
                           ("h", "2.1 From TikTok"), ("li", "Open ID: x")]
+
+
+class TestHealth:
+    @pytest.mark.parametrize(("last", "text"), [
+        pytest.param(NOW - timedelta(minutes=2), "2026-03-29 01:28 +01:00 (2 min ago)", id="datetime"),
+        pytest.param((NOW - timedelta(minutes=2)).isoformat(), "2026-03-29 01:28 +01:00 (2 min ago)",
+                     id="iso_string_from_the_watcher"),
+        pytest.param("2026-03-29T00:28:00", "2026-03-29T00:28:00", id="naive_string_shown_as_is"),
+        pytest.param(None, "not yet", id="none"),
+    ])
+    def test_it_shows_the_last_scan_in_the_configured_zone(self, last, text):
+        assert views.health_view(True, {"last_scan": last}, now=NOW, tz=BERLIN)["last_scan"] == text

@@ -62,13 +62,15 @@
   function actions(t) {  // mirrors ralph_watch/web/views.py actions_for()
     var out = [];
     if (t.state === "scheduled") out.push("publish-now");
-    if (t.state === "failed" || t.state === "missed" || (t.state === "published" && t.video)) out.push("retry");
+    // published with its files kept: the JSON has no files_kept, but such a task always says why in
+    // `error` (the product contract), while one whose files were deleted keeps only its video's name
+    if (t.state === "failed" || t.state === "missed" || (t.state === "published" && t.video && t.error)) out.push("retry");
     if (["waiting", "invalid", "scheduled", "needs_login", "failed", "missed"].indexOf(t.state) >= 0) out.push("cancel");
     return out;
   }
   function cells(t, shown) {
     var name = t.video || t.sidecar || shown || ("task " + t.id);
-    var due = el("td", { "data-label": "Due" });
+    var due = el("td", { "data-label": "Due", "class": "c-due" });
     if (t.due) {
       due.appendChild(el("time", { datetime: t.due }, localTime(t.due)));
       due.appendChild(document.createTextNode(" "));
@@ -91,6 +93,7 @@
       f.appendChild(el("input", { type: "hidden", name: "csrf", value: csrf }));
       f.appendChild(el("button", { type: "submit", "class": a === "cancel" ? "danger" : "" }, labels[a]));
       act.appendChild(f);
+      act.appendChild(document.createTextNode(" "));  // the same gap as the server's markup
     });
     return [el("td", { "data-label": "Video", "class": "c-video" }, name),
             el("td", { "data-label": "Title", "class": "c-title" }, t.title || ""),
@@ -108,6 +111,7 @@
         while (row.firstChild) row.removeChild(row.firstChild);
         cells(t, row.getAttribute("data-name")).forEach(function (c) { row.appendChild(c); });
         row.setAttribute("data-json", key);
+        row.setAttribute("data-name", t.video || t.sidecar || row.getAttribute("data-name") || "");
       }
       tbody.appendChild(row);  // moves existing rows into the new order
     });
@@ -116,6 +120,20 @@
     });
     var empty = document.getElementById("empty");
     if (empty) empty.hidden = tasks.length > 0;
+    recount(tasks);
+  }
+  // The filter links' counts: redone only when this page holds every task (unfiltered, one page).
+  var filters = document.getElementById("filters");
+  function recount(tasks) {
+    if (!filters || state || Number(table.getAttribute("data-offset")) !== 0 ||
+        tasks.length >= Number(table.getAttribute("data-limit"))) return;
+    var counts = {};
+    tasks.forEach(function (t) { counts[t.state] = (counts[t.state] || 0) + 1; });
+    while (filters.firstChild) filters.removeChild(filters.firstChild);
+    filters.appendChild(el("a", { href: "/", "class": "current" }, "all (" + tasks.length + ")"));
+    (filters.getAttribute("data-states") || "").split(" ").forEach(function (s) {
+      if (counts[s]) filters.appendChild(el("a", { href: "/?state=" + encodeURIComponent(s) }, s + " (" + counts[s] + ")"));
+    });
   }
   function get(url, headers) {
     return fetch(url, { headers: headers || {}, credentials: "same-origin", cache: "no-store" });

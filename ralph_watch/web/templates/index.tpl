@@ -24,7 +24,7 @@
   <p>Log in so ralph-watch can publish the videos in your inbox to your TikTok account at the times
     their sidecar files ask for. After TikTok confirms a post, the video and its sidecar are deleted.
     The login stays in this service's memory only and is forgotten when you log out or it stops.</p>
-  <p><a class="button primary" href="/login">Log in with TikTok</a>
+  <p class="actions"><a class="button primary" href="/login">Log in with TikTok</a>
     <a href="/privacy">What happens to your data</a></p>
 % end
 </section>
@@ -73,7 +73,7 @@
 
 <section class="card tasks">
   <h2>Tasks</h2>
-  <nav class="filters" aria-label="Filter by state">
+  <nav class="filters" id="filters" aria-label="Filter by state" data-states="{{' '.join(states)}}">
     <a href="/" class="{{'current' if not state else ''}}">all ({{sum(counts.values())}})</a>
     % for s in states:
     %   if counts.get(s) or s == state:
@@ -94,7 +94,7 @@
         <td data-label="Title" class="c-title">{{r.title}}</td>
         <td data-label="Privacy" class="c-short">{{r.privacy}}</td>
         <td data-label="Mode" class="c-short">{{r.mode}}</td>
-        <td data-label="Due">
+        <td data-label="Due" class="c-due">
           % if r.due_text:
           <time datetime="{{r.due_iso}}">{{r.due_text}}</time> <span class="rel">{{r.due_relative}}</span>
           % end
