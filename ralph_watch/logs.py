@@ -198,8 +198,21 @@ class _TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%d %H:%M:%S")
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # One record, one line: a file name like "x\n2026-01-01 ... INFO ..." cannot forge a
+        # log line. Control characters in the message are shown escaped (tracebacks stay as is).
+        record.message = _escape_controls(record.message)
+        return super().formatMessage(record)
+
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
+
+
+_CONTROLS: Final = {c: repr(chr(c))[1:-1] for c in [*range(0x20), 0x7F, 0x85, 0x2028, 0x2029]}
+
+
+def _escape_controls(text: str) -> str:
+    return text.translate(_CONTROLS)
 
 
 class _JsonFormatter(logging.Formatter):

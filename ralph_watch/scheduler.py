@@ -97,7 +97,8 @@ class Scheduler:
             due_now.append(t)
         free = self.capacity()
         for t in due_now[:max(0, free)]:
-            claimed = self.board.transition(t.id, S.UPLOADING, expect={S.SCHEDULED}, progress=0.0)
+            # The error of the last try (a retry note, a limit) is stale once publishing starts.
+            claimed = self.board.transition(t.id, S.UPLOADING, expect={S.SCHEDULED}, progress=0.0, error=None)
             if claimed is not None and not self.submit("publish", t.id):
                 self.board.transition(t.id, S.SCHEDULED, expect={S.UPLOADING}, progress=None)
         if len(due_now) > free:
