@@ -1,0 +1,213 @@
+"""The emulator's world: the TikTok account(s) it pretends to be and the app it pretends to
+have registered (client key/secret, audit status, limits). Loaded from a YAML profile."""
+from __future__ import annotations
+
+import hashlib
+import struct
+import zlib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ralph_watch.errors import ConfigError
+from ralph_watch.limits import Limits
+
+__all__ = ["Account", "Profile", "load_profile", "make_avatar_png", "ACCOUNT_FIELDS"]
+
+
+def make_avatar_png(seed: str, size: int = 64) -> bytes:
+    """A small, valid PNG (two colours from `seed`, a diagonal split) made without any imaging library."""
+    digest = hashlib.sha256(seed.encode("utf-8")).digest()
+    fg, bg = digest[0:3], bytes(255 - b // 3 for b in digest[3:6])
+    rows = b"".join(b"\x00" + b"".join(fg if x > y else bg for x in range(size)) for y in range(size))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+@dataclass
+class Account:
+    """One TikTok creator account as the emulator shows it (creator_info, user/info)."""
+
+    open_id: str = "emu-open-id-0001"
+    nickname: str = "Ralph Emulator"
+    username: str = "ralph.emulator"
+    avatar: bytes = b""                   # PNG; generated from open_id when empty
+    private: bool = False
+    max_video_post_duration_sec: int = 600
+    comment_disabled: bool = False
+    duet_disabled: bool = False
+    stitch_disabled: bool = False
+    banned: bool = False
+    bio_description: str = "Posts made by the ralph-watch TikTok emulator."
+    is_verified: bool = False
+    follower_count: int = 0
+    following_count: int = 0
+    likes_count: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.avatar:
+            self.avatar = make_avatar_png(self.open_id)
+
+
+# Fields a profile file or the control API may set (avatar comes from a file path instead).
+ACCOUNT_FIELDS: dict[str, type] = {
+    "open_id": str, "nickname": str, "username": str, "private": bool,
+    "max_video_post_duration_sec": int, "comment_disabled": bool, "duet_disabled": bool,
+    "stitch_disabled": bool, "banned": bool, "bio_description": str, "is_verified": bool,
+    "follower_count": int, "following_count": int, "likes_count": int,
+}
+
+
+@dataclass
+class Profile:
+    """The emulated app registration plus its accounts. `account` is the one the consent page
+    logs in by default; `other_accounts` can be chosen there (like TikTok's account switcher)."""
+
+    account: Account = field(default_factory=Account)
+    client_key: str = "emulator-client-key"
+    client_secret: str = "emulator-client-secret"
+    app_name: str = "ralph-watch"
+    limits: Limits = field(default_factory=Limits)
+    audited: bool = True                  # app-level: unaudited apps may post SELF_ONLY to private accounts only
+    verified_url_prefixes: list[str] = field(default_factory=list)   # for PULL_FROM_URL
+    redirect_uris: list[str] = field(default_factory=list)  # registered URIs (":*" port wildcard); empty = any valid one
+    other_accounts: list[Account] = field(default_factory=list)
+    media_checks: bool = True             # False: every upload passes (load tests with random bytes)
+
+    def accounts(self) -> list[Account]:
+        return [self.account, *self.other_accounts]
+
+
+_PROFILE_KEYS = {"client_key": str, "client_secret": str, "app_name": str, "audited": bool,
+                 "verified_url_prefixes": list, "redirect_uris": list, "media_checks": bool}
+_SECTION_KEYS = ("account", "other_accounts", "limits")
+
+
+def _key_lines(node: Any, prefix: str = "") -> dict[str, int]:
+    """Map dotted keys ("account.private", "other_accounts.0.nickname") to 1-based line numbers."""
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = f"{prefix}{key_node.value}"
+            lines[key] = key_node.start_mark.line + 1
+            lines.update(_key_lines(value_node, key + "."))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[f"{prefix}{i}"] = item.start_mark.line + 1
+            lines.update(_key_lines(item, f"{prefix}{i}."))
+    return lines
+
+
+def _type_name(kind: type) -> str:
+    return {bool: "true or false", int: "a whole number", str: "a string", list: "a list of strings"}[kind]
+
+
+def _check(value: Any, kind: type) -> bool:
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is list:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return isinstance(value, kind)
+
+
+def load_profile(path: Path | None) -> Profile:
+    """Read a profile YAML file (None: the defaults). Raises ConfigError listing every bad key
+    as `FILE:LINE: key: what is wrong (how to fix it)`."""
+    if path is None:
+        return Profile()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read the emulator profile ({exc}); pass an existing UTF-8 YAML file"]) from None
+    try:
+        data = yaml.safe_load(text)
+        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError([f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc}); fix the syntax"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: the profile must be a mapping of keys (client_key, account, limits, ...)"])
+
+    problems: list[str] = []
+
+    def at(key: str) -> str:
+        line = lines.get(key)
+        return f"{path}:{line}: {key}" if line else f"{path}: {key}"
+
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        key = str(key)
+        if key in _PROFILE_KEYS:
+            if not _check(value, _PROFILE_KEYS[key]):
+                problems.append(f"{at(key)}: must be {_type_name(_PROFILE_KEYS[key])}, not {value!r}")
+            else:
+                kwargs[key] = value
+        elif key not in _SECTION_KEYS:
+            known = ", ".join(sorted([*_PROFILE_KEYS, *_SECTION_KEYS]))
+            problems.append(f"{at(key)}: unknown key; known keys are {known}")
+
+    def account_from(raw: Any, where: str) -> Account | None:
+        if not isinstance(raw, dict):
+            problems.append(f"{at(where)}: must be a mapping of account fields ({', '.join(ACCOUNT_FIELDS)})")
+            return None
+        values: dict[str, Any] = {}
+        for k, v in raw.items():
+            k = str(k)
+            if k == "avatar":
+                avatar_path = (path.parent / str(v)) if not Path(str(v)).is_absolute() else Path(str(v))
+                try:
+                    values["avatar"] = avatar_path.read_bytes()
+                except OSError as exc:
+                    problems.append(f"{at(f'{where}.{k}')}: cannot read the avatar PNG {avatar_path} ({exc.strerror})")
+            elif k not in ACCOUNT_FIELDS:
+                problems.append(f"{at(f'{where}.{k}')}: unknown account key; known keys are avatar, {', '.join(ACCOUNT_FIELDS)}")
+            elif not _check(v, ACCOUNT_FIELDS[k]):
+                problems.append(f"{at(f'{where}.{k}')}: must be {_type_name(ACCOUNT_FIELDS[k])}, not {v!r}")
+            elif k == "max_video_post_duration_sec" and not 1 <= v <= 600:
+                problems.append(f"{at(f'{where}.{k}')}: must be between 1 and 600 (TikTok's longest is 10 minutes)")
+            else:
+                values[k] = v
+        return Account(**values)
+
+    if "account" in data:
+        account = account_from(data["account"], "account")
+        if account is not None:
+            kwargs["account"] = account
+    if "other_accounts" in data:
+        raw_list = data["other_accounts"]
+        if not isinstance(raw_list, list):
+            problems.append(f"{at('other_accounts')}: must be a list of account mappings")
+        else:
+            others = [account_from(item, f"other_accounts.{i}") for i, item in enumerate(raw_list)]
+            kwargs["other_accounts"] = [a for a in others if a is not None]
+    if "limits" in data:
+        raw_limits = data["limits"]
+        if not isinstance(raw_limits, dict):
+            problems.append(f"{at('limits')}: must be a mapping of limit names to numbers")
+        else:
+            limits, limit_problems = Limits.from_mapping(raw_limits, where="limits")
+            for problem in limit_problems:
+                key = problem.split(":", 1)[0]
+                line = lines.get(key)
+                problems.append(f"{path}:{line}: {problem}" if line else f"{path}: {problem}")
+            kwargs["limits"] = limits
+    profile = Profile(**kwargs)
+    ids = [a.open_id for a in profile.accounts()]
+    if len(set(ids)) != len(ids):
+        problems.append(f"{path}: two accounts share an open_id; give each account its own open_id")
+    if problems:
+        raise ConfigError(problems)
+    return profile
+
+
+assert {f.name for f in fields(Account)} >= set(ACCOUNT_FIELDS)
