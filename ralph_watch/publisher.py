@@ -341,7 +341,7 @@ class Publisher:
             return True
         if st.status == "FAILED":
             from .tiktok.errors import classify_fail_reason
-            exc = classify_fail_reason(st.fail_reason or "unknown", log_id=st.log_id)
+            exc = classify_fail_reason(st.fail_reason or "unknown", log_id=st.log_id, limits=self.limits)
             rec = self.records.get(t.key)
             if exc.action is Action.RETRY_LATER:  # e.g. the daily cap: nothing was posted; wait, then again
                 self._drop_record(t.key)

@@ -46,6 +46,7 @@ class TaskRow:
     error: str
     post_url: str | None
     actions: tuple[str, ...]   # subset of ("publish-now", "retry", "cancel"), in display order
+    note: str = ""             # what ralph-watch changed on the way (e.g. comments off by the creator)
 
 
 def actions_for(task: Task) -> tuple[str, ...]:
@@ -113,7 +114,12 @@ def task_row(task: Task, *, now: datetime, tz: ZoneInfo, username: str | None = 
         error=task.error or "",
         post_url=post_url(task.post_id, username),
         actions=actions_for(task),
+        note=_sentence("; ".join(task.notes)),
     )
+
+
+def _sentence(text: str) -> str:
+    return (text[:1].upper() + text[1:] + ".") if text else ""
 
 
 def mentions_unaudited(errors: list[str]) -> bool:

@@ -91,3 +91,26 @@ class TestTokens:
         for tok in tokens:
             assert tok not in blob
         assert emulator.profile.client_secret not in blob.replace(f"TIKTOK_CLIENT_SECRET", "")
+
+
+class TestCreatorSettings:
+    def test_interactions_the_creator_disabled_are_sent_disabled_and_the_page_says_so(self, service, emulator):
+        emulator.patch_account(comment_disabled=True)
+        service.login()
+        small_mp4(service.inbox, "talk.mp4")
+        (service.inbox / "talk.yaml").write_text("privacy: private\nallow_comments: true\nallow_duet: true\n")
+        service.wait_state("talk.mp4", "published")
+        info = emulator.posts()[0]["post_info"]
+        assert info["disable_comment"] is True and info["disable_duet"] is False
+        page = service.http.get("/").text
+        assert "Comments are turned off in your TikTok settings" in page
+
+    def test_a_privacy_the_account_does_not_offer_fails_with_the_options(self, service, emulator):
+        emulator.patch_account(private=True)  # private accounts offer no PUBLIC_TO_EVERYONE
+        service.login()
+        small_mp4(service.inbox, "pub.mp4")
+        (service.inbox / "pub.yaml").write_text("privacy: public\n")
+        task = service.wait_state("pub.mp4", "failed")
+        assert "PUBLIC_TO_EVERYONE" in task["error"] and "FOLLOWER_OF_CREATOR" in task["error"]
+        assert (service.inbox / "pub.mp4").exists() and (service.inbox / "pub.error.txt").exists()
+        assert emulator.stats()["inits"] == 0

@@ -68,7 +68,7 @@
     if (["waiting", "invalid", "scheduled", "needs_login", "failed", "missed"].indexOf(t.state) >= 0) out.push("cancel");
     return out;
   }
-  function cells(t, shown) {
+  function cells(t, shown, note) {
     var name = t.video || t.sidecar || shown || ("task " + t.id);
     var due = el("td", { "data-label": "Due", "class": "c-due" });
     if (t.due) {
@@ -83,6 +83,7 @@
       st.appendChild(el("progress", { max: "1", value: p.toFixed(3) }, Math.round(p * 100) + " %"));
     }
     if (t.error) st.appendChild(el("p", { "class": "error" }, t.error));
+    if (note) st.appendChild(el("p", { "class": "note" }, note));  // rendered by the server; kept on redraws
     if (t.post_id && /^[0-9]{1,30}$/.test(String(t.post_id))) {
       st.appendChild(el("a", { "class": "post", href: postBase + t.post_id, rel: "noopener noreferrer", target: "_blank" }, "View post"));
     }
@@ -109,7 +110,7 @@
       if (!row) { row = el("tr", { id: "task-" + id, "data-id": id }); }
       if (row.getAttribute("data-json") !== key) {
         while (row.firstChild) row.removeChild(row.firstChild);
-        cells(t, row.getAttribute("data-name")).forEach(function (c) { row.appendChild(c); });
+        cells(t, row.getAttribute("data-name"), row.getAttribute("data-note")).forEach(function (c) { row.appendChild(c); });
         row.setAttribute("data-json", key);
         row.setAttribute("data-name", t.video || t.sidecar || row.getAttribute("data-name") || "");
       }

@@ -89,7 +89,7 @@
     </thead>
     <tbody>
     % for r in rows:
-      <tr id="task-{{r.id}}" data-id="{{r.id}}" data-name="{{r.video}}">
+      <tr id="task-{{r.id}}" data-id="{{r.id}}" data-name="{{r.video}}" data-note="{{r.note}}">
         <td data-label="Video" class="c-video">{{r.video}}</td>
         <td data-label="Title" class="c-title">{{r.title}}</td>
         <td data-label="Privacy" class="c-short">{{r.privacy}}</td>
@@ -106,6 +106,9 @@
           % end
           % if r.error:
           <p class="error">{{r.error}}</p>
+          % end
+          % if r.note:
+          <p class="note">{{r.note}}</p>
           % end
           % if r.post_url:
           <a class="post" href="{{r.post_url}}" rel="noopener noreferrer" target="_blank">View post</a>
