@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -45,6 +46,8 @@ AVATAR_MAX_BYTES = 2 * 1024 * 1024
 API_TIMEOUT = httpx.Timeout(10.0)
 UPLOAD_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
 REVOKE_TIMEOUT = httpx.Timeout(5.0)
+API_DEADLINE = 30.0                     # seconds for a whole JSON answer (httpx's timeouts are per read)
+API_MAX_BYTES = 1024 * 1024             # a JSON answer larger than this is not TikTok's
 MIN_UPLOAD_RATE = 64 * 1024             # bytes/s: below this a chunk counts as stalled (per-chunk deadline)
 
 
@@ -220,7 +223,7 @@ class TikTokClient:
                  transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] | None = None,
                  chunk_attempts: int = 5, retry_backoff: float = 1.0,
-                 chunk_deadline: float | None = None) -> None:
+                 chunk_deadline: float | None = None, api_deadline: float = API_DEADLINE) -> None:
         self._client_key = client_key
         self._client_secret = _Secret(client_secret)
         self._redirect_uri = redirect_uri
@@ -235,6 +238,7 @@ class TikTokClient:
         self.chunk_attempts = max(1, chunk_attempts)
         self.retry_backoff = retry_backoff
         self.chunk_deadline = chunk_deadline   # None: from the chunk size and MIN_UPLOAD_RATE
+        self.api_deadline = api_deadline
         self._api = httpx.Client(base_url=self._api_base, transport=transport, timeout=API_TIMEOUT,
                                  follow_redirects=False)
         self._upload = httpx.Client(transport=transport, timeout=UPLOAD_TIMEOUT, follow_redirects=False)
@@ -399,7 +403,7 @@ class TikTokClient:
 
     def _oauth_post(self, path: str, form: dict[str, str]) -> dict[str, Any]:
         try:
-            resp = self._api.post(path, data=form, headers={"Cache-Control": "no-cache"})
+            resp = self._bounded("POST", path, data=form, headers={"Cache-Control": "no-cache"})
         except httpx.HTTPError as exc:
             raise self._network_error(exc, path) from None
         body = _json(resp)
@@ -417,6 +421,27 @@ class TikTokClient:
                            message=str(body.get("error_description") or ""), log_id=body.get("log_id"),
                            endpoint=path, limits=self.limits)
         return body
+
+    def _bounded(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """A JSON/OAuth request whose whole answer must arrive within `api_deadline` seconds.
+
+        httpx's timeouts apply to each read, so a server trickling one byte at a time would
+        hold a call for ever; reading the stream ourselves lets the deadline fire between reads.
+        Real time on purpose: this guards a socket, not a schedule.
+        """
+        deadline = time.monotonic() + self.api_deadline
+        with self._api.stream(method, path, **kw) as resp:
+            body = bytearray()
+            for piece in resp.iter_bytes():
+                body += piece
+                if len(body) > API_MAX_BYTES:
+                    raise httpx.DecodingError(f"answer larger than {API_MAX_BYTES} bytes", request=resp.request)
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(f"no complete answer within {self.api_deadline:g} s",
+                                            request=resp.request)
+            headers = [(k, v) for k, v in resp.headers.multi_items()
+                       if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+            return httpx.Response(resp.status_code, headers=headers, content=bytes(body), request=resp.request)
 
     def _network_error(self, exc: BaseException, where: str) -> TikTokError:
         rule = LOCAL_ERRORS["network_error"]
@@ -450,7 +475,7 @@ class TikTokClient:
                 headers["Content-Type"] = JSON_TYPE
                 content = json.dumps(body or {}, ensure_ascii=False).encode("utf-8")
             try:
-                resp = self._api.request(method, path, params=params, content=content, headers=headers)
+                resp = self._bounded(method, path, params=params, content=content, headers=headers)
             except httpx.HTTPError as exc:
                 raise self._network_error(exc, path) from None
             finally:

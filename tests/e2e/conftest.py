@@ -5,7 +5,6 @@ from dataclasses import replace
 
 import pytest
 
-from ralph_watch.limits import Limits
 from ralph_watch.tiktok.emulator import EmulatorServer, load_profile
 from tests.support.service import ServiceProcess
 

@@ -14,39 +14,21 @@ Each phase is reached deterministically with the emulator's faults, never with t
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 
 import pytest
 
-from tests.support.faults import (FAST_LIMITS, complete_posts, immutable, inits, records, wait_faults_applied,
+from tests.support.faults import (drop_pair, FAST_LIMITS, complete_posts, immutable, inits, records, wait_faults_applied,
                                   wait_record)
-from tests.support.videos import big_mp4, small_mp4
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.e2e
 HOLD = 120  # seconds the emulator holds a request: far longer than any test waits (ends at teardown)
 
 
-def sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
-def drop_pair(inbox, name: str, *, big: bool = False, privacy: str = "private"):
-    """Write the sidecar, then rename the video in (the way sync tools finish a file)."""
-    staging = inbox.parent / "staging"
-    staging.mkdir(exist_ok=True)
-    src = big_mp4(staging, name + ".mp4") if big else small_mp4(staging, name + ".mp4")
-    digest = sha256(src)
-    (inbox / f"{name}.yaml").write_text(f"title: crash test {name}\nprivacy: {privacy}\n", encoding="utf-8")
-    video = inbox / f"{name}.mp4"
-    src.replace(video)
-    return video, inbox / f"{name}.yaml", digest
 
 
 def restart(make_service, old):

@@ -2,32 +2,20 @@
 right state with a sentence a person can act on, no file is lost, nothing is posted twice."""
 from __future__ import annotations
 
-import hashlib
 import shutil
 
 import pytest
 
-from tests.support.faults import (FAST_LIMITS, complete_posts, files_in, immutable, inits, records,
+from tests.support.faults import (drop_pair, sha256, FAST_LIMITS, complete_posts, immutable, inits, records,
                                   wait_faults_applied, wait_record)
-from tests.support.videos import big_mp4, small_mp4, truncated_copy
+from tests.support.videos import small_mp4, truncated_copy
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def sha256(path) -> str:
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
-def drop_pair(inbox, name: str = "clip", *, big: bool = False):
-    staging = inbox.parent / "staging"
-    staging.mkdir(exist_ok=True)
-    src = big_mp4(staging, name + ".mp4") if big else small_mp4(staging, name + ".mp4")
-    digest = sha256(src)
-    (inbox / f"{name}.yaml").write_text(f"title: fault test\nprivacy: private\n", encoding="utf-8")
-    video = inbox / f"{name}.mp4"
-    src.replace(video)
-    return video, inbox / f"{name}.yaml", digest
 
 
 @pytest.fixture

@@ -5,22 +5,16 @@ TikTok emulator in this process records exactly what it received.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 
 import pytest
 
+from tests.support.faults import sha256
 from tests.support.videos import big_mp4, small_mp4
 
 pytestmark = pytest.mark.e2e
 
 
-def sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class TestPublish:
@@ -90,7 +84,7 @@ class TestTokens:
         blob = "\n".join(texts)
         for tok in tokens:
             assert tok not in blob
-        assert emulator.profile.client_secret not in blob.replace(f"TIKTOK_CLIENT_SECRET", "")
+        assert emulator.profile.client_secret not in blob.replace("TIKTOK_CLIENT_SECRET", "")
 
 
 class TestCreatorSettings:

@@ -79,3 +79,29 @@ def immutable(path: Path) -> Iterator[Path]:
 def files_in(folder: Path) -> set[str]:
     """Names of the files in a folder (not the NAME.error.txt feedback files)."""
     return {n for n in os.listdir(folder) if not n.endswith(".error.txt")}
+
+
+def sha256(path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks (videos can be large)."""
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def drop_pair(inbox, name: str = "clip", *, big: bool = False, privacy: str = "private",
+              title: str | None = None):
+    """Write the sidecar, then rename the video in (the way sync tools finish a file).
+
+    Returns (video, sidecar, sha256 of the video)."""
+    from tests.support.videos import big_mp4, small_mp4
+    staging = inbox.parent / "staging"
+    staging.mkdir(exist_ok=True)
+    src = big_mp4(staging, name + ".mp4") if big else small_mp4(staging, name + ".mp4")
+    digest = sha256(src)
+    (inbox / f"{name}.yaml").write_text(f"title: {title or 'test ' + name}\nprivacy: {privacy}\n", encoding="utf-8")
+    video = inbox / f"{name}.mp4"
+    src.replace(video)
+    return video, inbox / f"{name}.yaml", digest

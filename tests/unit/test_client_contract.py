@@ -222,6 +222,17 @@ class TestPosting:
 
 
 class TestFaults:
+    def test_a_trickling_answer_ends_at_the_client_deadline(self, client, emulator):
+        # One byte every 0.3 s never trips httpx's per-read timeout; the client's own deadline does.
+        client.api_deadline = 1.0
+        emulator.inject("creator_info", trickle=True, trickle_interval=0.3, times=1)
+        started = time.monotonic()
+        with pytest.raises(TikTokError) as err:
+            client.creator_info()
+        assert err.value.code == "network_error" and err.value.action is Action.RETRY_NOW
+        assert time.monotonic() - started < 5
+        assert client.creator_info().privacy_level_options  # the next call is fine
+
     def test_it_resends_a_chunk_after_a_5xx(self, client, emulator, tmp_path):
         path = padded_mp4(tmp_path, total_bytes=69_000_123)
         init = client.init_direct(post_info=PUBLIC, video_size=path.stat().st_size)
