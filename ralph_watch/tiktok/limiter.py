@@ -8,7 +8,6 @@ and 5 pending drafts per rolling 24 h. Thread-safe.
 from __future__ import annotations
 
 import threading
-from collections import deque
 
 from ralph_watch.clock import Clock
 from ralph_watch.limits import Limits
@@ -27,19 +26,20 @@ class SlidingWindow:
         self.limit = limit
         self.window = window
         self._clock = clock
-        self._events: deque[float] = deque()
+        self._events: list[list[float]] = []   # one mutable cell per event, so a thread can re-date its own
+        self._mine = threading.local()
         self._lock = threading.Lock()
 
     def _prune(self, now: float) -> None:
-        while self._events and self._events[0] + self.window <= now:
-            self._events.popleft()
+        self._events = [e for e in self._events if e[0] + self.window > now]
 
     def _wait(self, now: float) -> float:
         self._prune(now)
         if len(self._events) < self.limit:
             return 0.0
         # The slot frees when the oldest event that keeps us at the limit leaves the window.
-        return max(0.0, self._events[len(self._events) - self.limit] + self.window - now)
+        times = sorted(e[0] for e in self._events)
+        return max(0.0, times[len(times) - self.limit] + self.window - now)
 
     def wait_time(self) -> float:
         """Seconds until a slot is free (0.0: free now). Takes nothing."""
@@ -52,26 +52,41 @@ class SlidingWindow:
             now = self._clock.monotonic()
             wait = self._wait(now)
             if wait == 0.0:
-                self._events.append(now)
+                self._add(now)
             return wait
+
+    def _add(self, when: float) -> None:
+        cell = [when]
+        self._events.append(cell)
+        self._mine.cell = cell
 
     def reserve(self) -> None:
         """Record an event regardless of the limit (TikTok counted it anyway)."""
         with self._lock:
-            self._events.append(self._clock.monotonic())
+            self._add(self._clock.monotonic())
 
     def release(self) -> None:
-        """Give back the newest slot (the request was never sent)."""
+        """Give back this thread's slot (the request was never sent)."""
         with self._lock:
-            if self._events:
+            cell = getattr(self._mine, "cell", None)
+            if cell is not None and any(e is cell for e in self._events):
+                self._events = [e for e in self._events if e is not cell]
+            elif self._events:
                 self._events.pop()
+            self._mine.cell = None
 
     def restamp(self) -> None:
-        """Move the newest event to now: the server counted the request on arrival, after we
-        took the slot, so its window frees later than ours would."""
+        """Move this thread's event to now: the server counted the request on arrival, after we
+        took the slot, so its window frees later than ours would. (Another thread's event is
+        left alone: with several workers the newest event is often someone else's.)"""
         with self._lock:
-            if self._events:
-                self._events[-1] = max(self._events[-1], self._clock.monotonic())
+            cell = getattr(self._mine, "cell", None)
+            if cell is None:
+                if self._events:
+                    newest = max(self._events, key=lambda e: e[0])
+                    newest[0] = max(newest[0], self._clock.monotonic())
+                return
+            cell[0] = max(cell[0], self._clock.monotonic())
 
     def saturate(self) -> None:
         """TikTok said the limit is reached: treat the window as full from now on."""
@@ -79,10 +94,10 @@ class SlidingWindow:
             now = self._clock.monotonic()
             self._prune(now)
             while len(self._events) < self.limit:
-                self._events.append(now)
+                self._events.append([now])
             # Make the newest `limit` events "now", so the wait is a whole window.
-            for i in range(len(self._events) - self.limit, len(self._events)):
-                self._events[i] = now
+            for e in sorted(self._events, key=lambda e: e[0])[-self.limit:]:
+                e[0] = now
 
     def count(self) -> int:
         with self._lock:

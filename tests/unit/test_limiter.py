@@ -116,3 +116,36 @@ class TestAccountLimiter:
     def test_it_refuses_an_unknown_kind_by_name(self, clock):
         with pytest.raises(ValueError, match="unknown limiter kind 'upload'"):
             AccountLimiter(Limits(), clock).try_acquire("upload")
+
+
+class TestRestampAcrossThreads:
+    def test_each_thread_restamps_its_own_event(self):
+        # Worker A sends at t=0, worker B at t=1; A's answer comes back at t=5. A's event must
+        # move to 5 (TikTok counted it on arrival), B's must stay at 1. Re-dating "the newest
+        # event" instead moved B's and left A's slot freeing early: a 429 under load.
+        import threading as _t
+        clock = FakeClock()
+        win = SlidingWindow(2, 10, clock)
+        a_took, b_took, a_restamp = _t.Event(), _t.Event(), _t.Event()
+
+        def worker_a():
+            win.try_acquire()
+            a_took.set()
+            a_restamp.wait(5)
+            win.restamp()
+
+        def worker_b():
+            a_took.wait(5)
+            clock.advance(1)
+            win.try_acquire()
+            b_took.set()
+
+        ta, tb = _t.Thread(target=worker_a), _t.Thread(target=worker_b)
+        ta.start(); tb.start()
+        b_took.wait(5)
+        clock.advance(4)          # t = 5: A's answer arrives
+        a_restamp.set()
+        ta.join(5); tb.join(5)
+        clock.advance(5.5)        # t = 10.5: TikTok still counts both (A arrived ~5, B at 1)
+        assert win.count() == 2
+        assert win.wait_time() == pytest.approx(0.5)   # B's slot frees at 11, not A's at 10
