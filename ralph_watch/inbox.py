@@ -16,6 +16,7 @@ Definitions used here:
 """
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from dataclasses import dataclass
@@ -112,6 +113,7 @@ def is_ignored(name: str) -> bool:
     return lower.endswith(IGNORED_SUFFIXES)
 
 
+@functools.lru_cache(maxsize=1 << 15)   # pure; a scan asks it twice per name, every scan
 def classify(name: str) -> tuple[str, str] | None:
     """("video"|"sidecar", stem) for a pair member's name, else None.
 
@@ -146,6 +148,10 @@ _INFLIGHT: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
 )
 
 
+# Every _INFLIGHT pattern starts with "." or "~" or ends with one of these: keep them in step.
+_INFLIGHT_ENDINGS: Final = (".tmp", ".partial", ".partial~", ".part", ".crdownload", ".download", ".!sync")
+
+
 def inflight_target(name: str) -> str | None:
     """The final name a sync tool's temporary `name` will become, or None.
 
@@ -153,6 +159,8 @@ def inflight_target(name: str) -> str | None:
     `.clip.mp4.Xy12Ab` (rsync) -> `clip.mp4`. Dropbox stages in `.dropbox.cache` and renames
     into place, so it leaves no per-file marker (the folder is ignored and not descended).
     """
+    if not name.startswith((".", "~")) and not name.endswith(_INFLIGHT_ENDINGS):
+        return None   # the common case, cheaply: a scan of 10,000 pairs asks this 20,000 times
     for pattern, _tool in _INFLIGHT:
         m = pattern.match(name)
         if m and m.group(1):

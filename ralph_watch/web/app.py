@@ -92,6 +92,8 @@ class _WebApp:
         self._api_cache: OrderedDict[tuple, tuple[bytes, bytes | None]] = OrderedDict()  # (board.version, params) -> (JSON, gzip)
         self._api_lock = threading.Lock()
         self._page_cache: OrderedDict[tuple, dict] = OrderedDict()  # (board.version, params, second) -> page model
+        self._page_build_lock = threading.Lock()
+        self._warn_cache: tuple[tuple, list[str]] | None = None   # (version, paused, minute) -> warnings
         self.app = app = bottle.Bottle()
         app.ralph_web = self  # type: ignore[attr-defined]  # for tests and the service
         app.add_hook("before_request", self._guard)
@@ -285,6 +287,19 @@ class _WebApp:
         with self._api_lock:
             model = self._page_cache.get(key)
         if model is None:
+            with self._page_build_lock:   # one request builds, the others wait for it (no stampede)
+                model = self._page_model(key, board=board, state=state, page=page, now=now, username=username)
+        return self._page(
+            "index", title="Status", account=account, state=state, page=page, states=_STATES,
+            paused=paused, music_url=views.MUSIC_USAGE_URL, tz_name=getattr(self.tz, "key", str(self.tz)),
+            page_size=views.PAGE_SIZE, **model,
+        )
+
+    def _page_model(self, key: tuple, *, board: Any, state: str | None, page: int, now: Any,
+                    username: str | None) -> dict[str, Any]:
+        with self._api_lock:
+            model = self._page_cache.get(key)
+        if model is None:
             counts = board.counts()
             total = counts.get(state, 0) if state else sum(counts.values())
             tasks = board.listing(state=state, limit=views.PAGE_SIZE, offset=(page - 1) * views.PAGE_SIZE)
@@ -292,18 +307,25 @@ class _WebApp:
             ok, health = self._safe(self.backend.health, (False, {"reason": "the service did not report its health"}))
             model = {"counts": counts, "total": total, "rows": rows,
                      "pages": max(1, math.ceil(total / views.PAGE_SIZE)),
-                     "warnings": [str(w) for w in self._safe(self.backend.warnings, [])],
+                     "warnings": self._warnings(key),
                      "health": views.health_view(ok, health, now=now, tz=self.tz),
                      "unaudited": views.mentions_unaudited([r.error for r in rows])}
             with self._api_lock:
                 self._page_cache[key] = model
                 while len(self._page_cache) > _API_CACHE_SIZE:
                     self._page_cache.popitem(last=False)
-        return self._page(
-            "index", title="Status", account=account, state=state, page=page, states=_STATES,
-            paused=paused, music_url=views.MUSIC_USAGE_URL, tz_name=getattr(self.tz, "key", str(self.tz)),
-            page_size=views.PAGE_SIZE, **model,
-        )
+        return model
+
+    def _warnings(self, key: tuple) -> list[str]:
+        """The backend's warnings (the quota check walks every scheduled task: ~50 ms at 10,000),
+        reused while the board is unchanged and paused is the same, for up to a minute."""
+        version, paused, second = key[0], key[4], key[5]
+        wkey = (version, paused, second // 60)
+        if self._warn_cache is not None and self._warn_cache[0] == wkey:
+            return self._warn_cache[1]
+        warnings = [str(w) for w in self._safe(self.backend.warnings, [])]
+        self._warn_cache = (wkey, warnings)
+        return warnings
 
     def privacy(self) -> str:
         text = resources.files("ralph_watch").joinpath("privacy_policy.txt").read_text(encoding="utf-8")
@@ -466,6 +488,7 @@ class _WebApp:
         version = board.version  # read before listing: an ETag never claims newer data than it has
         etag = f'"v{version}-{state or "all"}-{"" if limit is None else limit}-{offset}"'
         response.set_header("ETag", etag)
+        response.set_header("Vary", "Accept-Encoding")   # large answers go gzip-encoded when asked
         sent = request.get_header("If-None-Match") or ""
         if etag in [t.strip().removeprefix("W/") for t in sent.split(",")]:
             raise _Reply(304, "")
@@ -483,11 +506,9 @@ class _WebApp:
                     self._api_cache.popitem(last=False)
         response.content_type = "application/json"
         body, gz = cached
-        if gz is not None:
-            response.set_header("Vary", "Accept-Encoding")
-            if "gzip" in (request.get_header("Accept-Encoding") or "").lower():
-                response.set_header("Content-Encoding", "gzip")
-                return gz
+        if gz is not None and "gzip" in (request.get_header("Accept-Encoding") or "").lower():
+            response.set_header("Content-Encoding", "gzip")
+            return gz
         return body
 
     def _task_params(self) -> tuple[str | None, int | None, int]:

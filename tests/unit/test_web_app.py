@@ -12,6 +12,8 @@
 """
 from __future__ import annotations
 
+import json
+
 import base64
 import hashlib
 import logging
@@ -530,6 +532,29 @@ class TestApiTasks:
                                 "error", "publish_id", "post_id", "attempts"}
         assert data[0]["due"] == "2026-12-24T13:00:00+00:00" and data[0]["state"] == "failed"
         assert data[3]["due"] is None
+
+    def test_it_sends_gzip_when_asked_and_the_same_json(self, world):
+        for i in range(300):  # large enough to be worth compressing
+            world.task(f"k{i:03}", due=START + timedelta(minutes=i), title="x" * 40)
+        plain = world.app.get("/api/tasks")
+        zipped = world.app.get("/api/tasks", headers={"Accept-Encoding": "gzip"})
+        assert "Accept-Encoding" in plain.headers.get("Vary", "")
+        if zipped.headers.get("Content-Encoding") == "gzip":
+            import gzip
+            body = gzip.decompress(zipped.body)
+            assert len(zipped.body) < len(body)
+        else:
+            body = zipped.body
+        assert json.loads(body) == plain.json
+
+    def test_a_changed_task_is_never_served_from_the_cache(self, world):
+        t = world.task("a", due=START + timedelta(hours=1))
+        assert world.app.get("/api/tasks").json[0]["state"] == "scheduled"
+        assert ">scheduled<" in world.app.get("/").text
+        world.board.transition(t.id, State.FAILED, error="TikTok said no")
+        assert world.app.get("/api/tasks").json[0]["state"] == "failed"
+        page = world.app.get("/").text
+        assert ">failed<" in page and "TikTok said no" in page
 
     @pytest.mark.parametrize(("query", "videos"), [
         pytest.param("state=scheduled", ["a.mp4", "b.mp4"], id="state"),
