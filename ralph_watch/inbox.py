@@ -231,6 +231,10 @@ class StabilityTracker:
     def tracked(self) -> list[str]:
         return sorted(self._tracks)
 
+    def unconfirmed(self) -> list[str]:
+        """Files still waiting to be confirmed stable (their folders must be looked at again)."""
+        return [rel for rel, t in self._tracks.items() if not t.confirmed]
+
 
 def _folder_and_name(rel: str) -> tuple[str, str]:
     folder, _, name = rel.rpartition("/")

@@ -564,7 +564,17 @@ class Watcher:
         self._set_error(None)
         wall_ns = int(self._clock.now().timestamp() * 1e9)
         unreported: list[str] = []
+        # A folder whose listing is exactly as before, with every file in it already stable and
+        # nothing left to resend, cannot change any snapshot: skip observing and reporting it.
+        # (This keeps a polling scan of a large, quiet inbox down to the listing itself.)
+        with self._lock:
+            unsent = set(self._unsent)
+        busy = {_parent(r) for r in self._tracker.unconfirmed()} | unsent
+        quiet = {f for f in scanned if f in new_tree and f not in busy and f in self._reported
+                 and new_tree[f] == self._tree.get(f)}
         for f in scanned:
+            if f in quiet:
+                continue
             old = self._tree.get(f, {})
             new = new_tree.get(f, {})  # a scanned folder missing from new_tree is gone
             self._observe(f, old, new, now=now, wall_ns=wall_ns, renamed=renamed, initial=initial)
@@ -579,7 +589,7 @@ class Watcher:
         if full:
             with self._lock:
                 self._last_scan = self._clock.now().isoformat()
-        self._report(scanned, now)
+        self._report(scanned - quiet, now)
         if unreported:
             self._to_polling(f"auto: a rescan found {sorted(unreported)[0]!r} that file system events never "
                              "reported (a writer on another machine?)")
