@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.videos import small_mp4
-from tests.support.wait import wait_until
+from tests.support.wait import wait_file, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -40,5 +40,6 @@ def test_a_draft_not_posted_in_time_fails_and_keeps_its_files(make_service, emul
     video, sidecar = drop_draft(svc, "d2")
     task = svc.wait_state("d2.mp4", "failed", timeout=40)
     assert "TikTok app" in task["error"] and "Retry" in task["error"]
-    assert video.exists() and sidecar.exists() and (svc.inbox / "d2.error.txt").exists()
+    wait_file(svc.inbox / "d2.error.txt")
+    assert video.exists() and sidecar.exists()
     assert emulator.stats()["draft_inits"] == 1

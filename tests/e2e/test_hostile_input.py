@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.faults import inits
 from tests.support.videos import not_a_video, small_mp4, sparse_file, truncated_copy
-from tests.support.wait import wait_until
+from tests.support.wait import wait_file, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -61,7 +61,7 @@ class TestHostileSidecars:
             assert t["state"] == "invalid", f"{stem}.yaml: {t['state']} {t['error']!r}"
             assert t["error"] and f"{stem}.yaml" in t["error"], f"{stem}.yaml: the message names the file"
             assert (svc.inbox / name).exists() and (svc.inbox / f"{stem}.yaml").exists()
-            assert (svc.inbox / f"{stem}.error.txt").exists()
+            wait_file(svc.inbox / f"{stem}.error.txt")
         assert "larger than 64 KiB" in tasks["c-ten-mb.mp4"]["error"]
         assert tasks["c-bom.mp4"]["state"] == "needs_login", tasks["c-bom.mp4"]["error"]
         healthy(svc)

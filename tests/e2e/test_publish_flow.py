@@ -10,6 +10,7 @@ import os
 import pytest
 
 from tests.support.faults import sha256
+from tests.support.wait import wait_file
 from tests.support.videos import big_mp4, small_mp4
 
 pytestmark = pytest.mark.e2e
@@ -49,7 +50,7 @@ class TestPublish:
         assert "bad.yaml:2" in task["error"] and "privacy" in task["error"]
         assert video.exists() and sidecar.exists()
         error_file = service.inbox / "bad.error.txt"
-        assert "privacy" in error_file.read_text()
+        assert "privacy" in wait_file(error_file)
         assert emulator.posts() == []
         sidecar.write_text("title: hi\nprivacy: private\n")  # fixing it is just editing it
         service.wait_state("bad.mp4", "published")
@@ -106,5 +107,6 @@ class TestCreatorSettings:
         (service.inbox / "pub.yaml").write_text("privacy: public\n")
         task = service.wait_state("pub.mp4", "failed")
         assert "PUBLIC_TO_EVERYONE" in task["error"] and "FOLLOWER_OF_CREATOR" in task["error"]
-        assert (service.inbox / "pub.mp4").exists() and (service.inbox / "pub.error.txt").exists()
+        wait_file(service.inbox / "pub.error.txt")
+        assert (service.inbox / "pub.mp4").exists()
         assert emulator.stats()["inits"] == 0

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.support.videos import small_mp4
-from tests.support.wait import wait_until
+from tests.support.wait import wait_file, wait_until
 
 pytestmark = pytest.mark.e2e
 BERLIN = ZoneInfo("Europe/Berlin")  # the harness's config timezone
@@ -42,7 +42,7 @@ def test_at_times_are_wall_time_in_the_configured_zone(service):
 def test_an_at_time_long_past_is_missed_and_says_how_to_reschedule(service):
     pair(service, "old", 'privacy: private\nat: "2020-01-01 10:00"\n')
     t = service.wait_state("old.mp4", "missed")
-    assert "Edit `at:`" in t["error"] and (service.inbox / "old.error.txt").exists()
+    assert "Edit `at:`" in t["error"] and "Edit `at:`" in wait_file(service.inbox / "old.error.txt")
     assert (service.inbox / "old.mp4").exists()
 
 

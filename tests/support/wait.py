@@ -21,3 +21,11 @@ def wait_until(pred: Callable[[], T], timeout: float = 10.0, what: str = "condit
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f": {last_exc}" if last_exc else ""))
         time.sleep(interval)  # polling interval of the wait helper, not a synchronisation sleep
+
+
+def wait_file(path, timeout: float = 10.0) -> str:
+    """Wait for a file the service writes just after a state change (NAME.error.txt); its text."""
+    from pathlib import Path
+    p = Path(path)
+    wait_until(p.is_file, timeout, f"{p.name} to be written")
+    return p.read_text(errors="replace")
