@@ -189,7 +189,7 @@ class Watcher:
     def __init__(self, inbox: Path, *, mode: str, settle_seconds: float, poll_seconds: float,
                  rescan_seconds: float, clock: Clock, sink: Callable[[list[PairSnapshot]], None],
                  stop: threading.Event, mountinfo_path: Path = Path("/proc/self/mountinfo"),
-                 supervise_seconds: float = 1.0) -> None:
+                 supervise_seconds: float = 1.0, ismount: Callable[[str], bool] = os.path.ismount) -> None:
         if mode not in MODES:
             raise ValueError(f"watch.mode is {mode!r}; use one of: auto, events, polling")
         self._inbox = Path(os.path.abspath(inbox))
@@ -226,6 +226,10 @@ class Watcher:
         self._error: str | None = None
         self._last_scan: str | None = None
         self._inbox_id: tuple[int, int] | None = None
+        # A share mounted at the inbox itself leaves an empty folder when it goes away: that is
+        # a lost mount, not a deleted inbox. Remember whether the inbox was a mount point.
+        self._ismount = ismount
+        self._was_mountpoint: bool | None = None
         self._restart_observer = False
         self._observer: _Observer | None = None
         self._threads: dict[str, threading.Thread] = {}
@@ -465,6 +469,14 @@ class Watcher:
         except OSError as exc:
             self._set_error(f"the inbox {self._root} cannot be read ({exc.strerror or exc}); check that the "
                             "folder exists and its share is mounted - nothing is withdrawn meanwhile")
+            return False
+        mountpoint = self._ismount(str(self._root))
+        if self._was_mountpoint is None:
+            self._was_mountpoint = mountpoint
+        elif self._was_mountpoint and not mountpoint:
+            self._set_error(f"the share mounted at the inbox {self._root} is not mounted any more (an empty "
+                            "folder is left); nothing is withdrawn meanwhile - mount it again, or restart "
+                            "ralph-watch to use the folder as it is")
             return False
         ident = (st.st_dev, st.st_ino)
         with self._lock:

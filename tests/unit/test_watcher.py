@@ -97,9 +97,10 @@ def make_watcher(tmp_path: Path) -> Iterator[Callable[..., tuple[Watcher, Record
 
     def make(inbox: Path, *, mode: str = "events", settle: float = SETTLE, poll: float = 0.1,
              rescan: float = 3600, clock=None, supervise: float = 0.1, recorder: Recorder | None = None,
-             mountinfo: Path | None = None) -> tuple[Watcher, Recorder]:
+             mountinfo: Path | None = None, **extra) -> tuple[Watcher, Recorder]:
         rec = recorder or Recorder()
         kwargs = {"mountinfo_path": mountinfo} if mountinfo else {}
+        kwargs.update(extra)
         w = Watcher(inbox, mode=mode, settle_seconds=settle, poll_seconds=poll, rescan_seconds=rescan,
                     clock=clock or SystemClock(), sink=rec, stop=threading.Event(),
                     supervise_seconds=supervise, **kwargs)
@@ -452,6 +453,27 @@ class TestMount:
         wait_until(lambda: rec.complete("two"), 10, "pair in the re-created inbox")
         assert w.status()["mode"] == "events"
         wait_until(lambda: rec.gone("one"), 10, "the old pair (really deleted) is gone once the inbox is readable")
+
+
+class TestUnmountedShare:
+    def test_an_empty_folder_left_by_an_unmounted_share_withdraws_nothing(self, inbox: Path, make_watcher) -> None:
+        mounted = {"now": True}  # the share is mounted at the inbox itself
+        w, rec = make_watcher(inbox, mode="polling", ismount=lambda path: mounted["now"])
+        write_pair(inbox, "one")
+        wait_until(lambda: rec.complete("one"), 10, "pair complete")
+        calls_before = len(rec.calls)
+        mounted["now"] = False  # unmounted: what is left is the empty mount-point folder
+        for p in inbox.iterdir():
+            p.unlink()
+        wait_until(lambda: not w.status()["inbox_ok"], 10, "the lost share reported")
+        assert "not mounted" in w.status()["error"]
+        w.rescan_now()
+        wait_until(lambda: w.status()["last_scan"] is not None, 5, "a scan attempt")
+        assert not any(s.key == "one" and not s.videos and not s.sidecars
+                       for call in rec.calls[calls_before:] for s in call), "pairs withdrawn while unmounted"
+        mounted["now"] = True  # mounted again, the files are back
+        write_pair(inbox, "one")
+        wait_until(lambda: w.status()["inbox_ok"], 10, "the share back")
 
 
 class TestModes:
