@@ -442,7 +442,10 @@ class Publisher:
             # The upload never completed: TikTok posts nothing, so publishing anew is safe.
             self._drop_record(t.key)
             log.info("task %s (%s): the upload was cut off by a restart; publishing anew", t.id, t.video)
-            self._to(t, S.SCHEDULED, due=self.clock.now(), error=None)
+            # Check the pair again before it is scheduled (its sidecar may have changed while the
+            # service was down), rather than letting the scheduler take it with what was restored.
+            self._to(t, S.WAITING, error="The upload was cut off by a restart; checking the files, then "
+                                         "publishing again.")
             self.hooks.revalidate(t.key)
             self.hooks.wake()
             return
