@@ -174,7 +174,7 @@ class Publisher:
                     return
                 if exc.action is Action.RESTART and restart < MAX_RESTARTS:
                     log.warning("task %s: upload URL gone (%s); starting over with a new init", t.id, exc.code)
-                    self._drop_record(t.key)
+                    self.records.discard(t.key)
                     continue
                 self._upload_interrupted(t, rec, exc)
                 return
@@ -277,7 +277,7 @@ class Publisher:
         except TikTokError:
             complete = None
         if complete is False:
-            self._drop_record(t.key)
+            self.records.discard(t.key)
             if exc.code == "file_changed":
                 # The file was truncated or replaced while being sent: nothing was posted, and
                 # the new file gets the same checks as any new file (it may be invalid now).
@@ -344,14 +344,14 @@ class Publisher:
             exc = classify_fail_reason(st.fail_reason or "unknown", log_id=st.log_id, limits=self.limits)
             rec = self.records.get(t.key)
             if exc.action is Action.RETRY_LATER:  # e.g. the daily cap: nothing was posted; wait, then again
-                self._drop_record(t.key)
+                self.records.discard(t.key)
                 due = self.clock.now() + timedelta(seconds=max(1.0, exc.retry_after or self.limits.window_seconds))
                 self._to(t, S.SCHEDULED, expect={S.PROCESSING, S.NEEDS_LOGIN}, due=due, progress=None, held=True,
                          error=f"{exc.sentence()} Trying again at {self._local(due)}.")
                 self.hooks.wake()
                 return True
             if exc.action is Action.RETRY_NOW and t.retries < MAX_RETRIES:
-                self._drop_record(t.key)  # TikTok failed it: nothing was posted
+                self.records.discard(t.key)  # TikTok failed it: nothing was posted
                 self._to(t, S.SCHEDULED, expect={S.PROCESSING, S.NEEDS_LOGIN}, progress=None, retries=t.retries + 1,
                          due=self.clock.now() + timedelta(seconds=self._backoff(t.retries)),
                          error=f"{exc.sentence()} Trying again.")
@@ -440,7 +440,7 @@ class Publisher:
         self.board.update(t.id, settle=False, publish_id=rec.publish_id)
         if st.status == "PROCESSING_UPLOAD" and (st.uploaded_bytes or 0) < rec.size:
             # The upload never completed: TikTok posts nothing, so publishing anew is safe.
-            self._drop_record(t.key)
+            self.records.discard(t.key)
             log.info("task %s (%s): the upload was cut off by a restart; publishing anew", t.id, t.video)
             # Check the pair again before it is scheduled (its sidecar may have changed while the
             # service was down), rather than letting the scheduler take it with what was restored.
@@ -541,11 +541,6 @@ class Publisher:
                  error=f"Publishing is paused: {exc}. Free space or fix the permissions of state_dir, "
                        "then press Resume.")
 
-    def _drop_record(self, key: str) -> None:
-        try:
-            self.records.delete(key)
-        except RecordError as exc:
-            log.warning("%s", exc)
 
     def _backoff(self, retries: int) -> float:
         # Scaled by the rate window (60 s at TikTok), so tests that shrink the window shrink this too.

@@ -152,6 +152,13 @@ class RecordStore:
         except OSError as exc:
             raise RecordError(f"cannot remove the publish record of {pair}: {exc.strerror}") from exc
 
+    def discard(self, pair: str) -> None:
+        """delete(), but a failure is only logged: callers forgetting a record must not fail for it."""
+        try:
+            self.delete(pair)
+        except RecordError as exc:
+            log.warning("%s", exc)
+
     def load_all(self) -> list[PublishRecord]:
         out: list[PublishRecord] = []
         if not self.dir.is_dir():

@@ -22,7 +22,7 @@ from typing import Any
 
 from .clock import Clock, SystemClock
 from .config import Config
-from .errors import ConfigError, RecordError, SidecarProblem, TikTokError
+from .errors import ConfigError, RecordError, TikTokError
 from .pairfiles import delete_files, remove_error_file, write_error_file
 from .publisher import Hooks, Publisher
 from .record import InstanceLock, PublishRecord, RecordStore, file_identity
@@ -322,9 +322,9 @@ class Service:
                 self.queues.release(key, now=self.clock.now())
                 self.board.remove(task.id)
                 remove_error_file(self.inbox, key)
-                self._drop_record(key)
+                self.records.discard(key)
             elif task.state is S.PUBLISHED and task.files_kept:
-                self._drop_record(key)
+                self.records.discard(key)
                 self.board.update(task.id, files_kept=False, error=None, followup=None, followup_kind=None)
                 self.board.detach_key(task.id)
             return
@@ -436,7 +436,7 @@ class Service:
             same = False
         if not same:
             log.info("%s changed since its publish record was written; treating it as a new video", video)
-            self._drop_record(task.key)
+            self.records.discard(task.key)
             return False
         result, _ = validate_pair(self.inbox, video=video, sidecar=sidecar, tz=self.config.tz,
                                   defaults=self.config.defaults, probe_cache=self.probe_cache)
@@ -471,13 +471,8 @@ class Service:
             for pair in list(self._restored):
                 if pair not in self._snapshots:
                     self._restored.pop(pair)
-                    self._drop_record(pair)
+                    self.records.discard(pair)
 
-    def _drop_record(self, key: str) -> None:
-        try:
-            self.records.delete(key)
-        except RecordError as exc:
-            log.warning("%s", exc)
 
     def _set(self, task: Task, state: State, **values: Any) -> None:
         if state is task.state:
@@ -629,7 +624,7 @@ class Service:
             self.queues.release(t.key, now=self.clock.now())
             problems = delete_files(self.inbox, [t.video, t.sidecar])
             remove_error_file(self.inbox, t.key)
-            self._drop_record(t.key)
+            self.records.discard(t.key)
             self._validated.pop(t.key, None)
             if problems:
                 self.board.update(t.id, error="Cancelled, but " + "; ".join(problems) + ".")
@@ -645,7 +640,7 @@ class Service:
             if not (t.state in (S.FAILED, S.MISSED) or (t.state is S.PUBLISHED and t.files_kept)
                     or (t.state is S.NEEDS_LOGIN and t.settle)):
                 raise ActionError(409, f"Retry is for failed or missed tasks; this one is {t.state.value}.")
-            self._drop_record(t.key)
+            self.records.discard(t.key)
             self._force_now.add(t.key)
             self._validated.pop(t.key, None)
             if t.identity is not None:
@@ -742,6 +737,3 @@ def _test_chunk_deadline() -> float | None:
     log.warning("test knob: chunk deadline %g s (RALPH_WATCH_TEST_CHUNK_DEADLINE)", value)
     return value
 
-
-def problems_text(problems: list[SidecarProblem]) -> str:
-    return "\n".join(str(p) for p in problems)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
-__all__ = ["State", "Task", "TaskBoard", "ALLOWED", "ACTIVE", "EDITABLE", "TERMINAL"]
+__all__ = ["State", "Task", "TaskBoard", "ALLOWED", "ACTIVE", "EDITABLE"]
 
 
 class State(str, enum.Enum):
@@ -55,7 +55,6 @@ ALLOWED: dict[State, frozenset[State]] = {
 }
 ACTIVE = frozenset({S.UPLOADING, S.PROCESSING})              # cannot be cancelled
 EDITABLE = frozenset(PRE)                                    # a sidecar edit re-validates these
-TERMINAL = frozenset({S.PUBLISHED, S.CANCELLED})
 
 
 @dataclass
@@ -170,12 +169,6 @@ class TaskBoard:
                     return False
                 self._cond.wait(min(left, 0.5))
             return True
-
-    def wait_change(self, version: int, timeout: float) -> int:
-        with self._cond:
-            if self.version == version:
-                self._cond.wait(timeout)
-            return self.version
 
     # -- writing -------------------------------------------------------------------------
     def create(self, key: str, *, state: State = State.WAITING, note: str = "", **values: Any) -> Task:

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 from .errors import ProbeError, SidecarError, SidecarProblem
 from .record import Identity, file_identity
+from .strictyaml import SIDECAR_MAX_BYTES
 
 __all__ = ["Validated", "validate_pair", "read_sidecar_bytes", "SIDECAR_MAX_BYTES"]
 
-SIDECAR_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 import threading
 from collections import deque
 from typing import Iterable
@@ -29,17 +28,8 @@ SECURITY_HEADERS: dict[str, str] = {
     "X-Content-Type-Options": "nosniff",
 }
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
-_UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 
-try:  # the OAuth module owns these; the fallbacks are identical (RFC 7636, TikTok's hex S256)
-    from ..tiktok.oauth import new_pkce, new_state  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - only while oauth.py is being written
-    def new_state() -> str:
-        return secrets.token_urlsafe(32)
-
-    def new_pkce() -> tuple[str, str]:
-        verifier = "".join(secrets.choice(_UNRESERVED) for _ in range(64))
-        return verifier, hashlib.sha256(verifier.encode("ascii")).hexdigest()
+from ..tiktok.oauth import new_pkce, new_state  # re-exported: the page starts the login
 
 
 # -- Host header -------------------------------------------------------------------------
