@@ -22,6 +22,7 @@ import httpx
 from ralph_watch.clock import Clock
 from ralph_watch.errors import Action, TikTokError
 from ralph_watch.limits import Limits
+from ralph_watch.logs import forget_secret, register_secret
 from ralph_watch.tiktok import oauth
 from ralph_watch.tiktok.errors import LOCAL_ERRORS, classify
 from ralph_watch.tiktok.limiter import AccountLimiter
@@ -215,6 +216,13 @@ if not any(isinstance(f, _HttpxUrlRedactor) for f in logging.getLogger("httpx").
     logging.getLogger("httpx").addFilter(_httpx_filter)
 
 
+def _unmask(tokens: "_Tokens | None") -> None:
+    """Undo register_secret for tokens that are no longer held (registrations are counted)."""
+    if tokens is not None:
+        forget_secret(tokens.access)
+        forget_secret(tokens.refresh)
+
+
 class TikTokClient:
     """One TikTok account's session. Thread-safe; refreshes are serialised."""
 
@@ -226,6 +234,7 @@ class TikTokClient:
                  chunk_deadline: float | None = None, api_deadline: float = API_DEADLINE) -> None:
         self._client_key = client_key
         self._client_secret = _Secret(client_secret)
+        register_secret(client_secret)
         self._redirect_uri = redirect_uri
         self._scopes = tuple(scopes)
         self._api_base = api_base.rstrip("/")
@@ -270,8 +279,9 @@ class TikTokClient:
 
     def _forget(self) -> None:
         with self._state_lock:
-            self._tokens = None
+            old, self._tokens = self._tokens, None
             self._account = None
+        _unmask(old)
 
     def _install(self, body: dict[str, Any], *, granted_scopes: str | None = None) -> None:
         """Take a token answer (exchange or refresh). Rotation: the newest refresh token wins."""
@@ -287,6 +297,10 @@ class TikTokClient:
             refresh = body.get("refresh_token") or (old.refresh if old else "")
             self._tokens = _Tokens(access, refresh, access_deadline=mono + expires_in, access_lifetime=expires_in,
                                    refresh_deadline=mono + refresh_in)
+            # The log redactor masks these in any shape (TikTok's act./rft. prefixes are masked anyway).
+            register_secret(access)
+            register_secret(refresh)
+            _unmask(old)
             scope_text = body.get("scope") or granted_scopes
             prev = self._account
             if scope_text is not None:

@@ -22,6 +22,7 @@ import bottle
 from bottle import HTTPResponse, request, response
 
 from ..clock import Clock, SystemClock
+from ..logs import register_secret
 from ..tasks import State
 from . import views
 from .backend import ActionError, LoginError, WebBackend
@@ -82,6 +83,8 @@ class _WebApp:
         self.clock = clock
         web = config.web
         self.password: str | None = web.password or None
+        if self.password:
+            register_secret(self.password)  # never in a log line, whatever logs it
         self.public_url: str | None = web.public_url or None
         self.allowed = allowed_hostnames(host=web.host, public_url=self.public_url, extra=web.allowed_hosts or ())
         self.secure_cookie = bool(self.public_url and self.public_url.lower().startswith("https://"))

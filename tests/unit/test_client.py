@@ -728,3 +728,32 @@ class TestAvatar:
 
     def test_it_has_no_avatar_when_logged_out(self, client):
         assert client.fetch_avatar() is None
+
+
+class TestLogMasking:
+    def test_the_client_secret_and_tokens_of_any_shape_are_masked_in_logs(self):
+        # Tokens without TikTok's act./rft. prefixes are masked too, because the client
+        # registers them with the log redactor; after logout they are forgotten.
+        from ralph_watch.logs import redact
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/oauth/token/"):
+                return httpx.Response(200, json={"access_token": "plain-access-0123456789", "expires_in": 7200,
+                                                  "open_id": "o1", "refresh_expires_in": 86400,
+                                                  "refresh_token": "plain-refresh-0123456789",
+                                                  "scope": "user.info.basic,video.publish", "token_type": "Bearer"})
+            if request.url.path.endswith("/oauth/revoke/"):
+                return httpx.Response(200, json={})
+            return httpx.Response(200, json={"data": {"user": {"display_name": "n", "avatar_url": ""}},
+                                             "error": {"code": "ok", "message": "", "log_id": "x"}})
+
+        client = TikTokClient(client_key="k", client_secret="secret-of-the-app-42", redirect_uri="http://127.0.0.1:1/cb",
+                              scopes=["user.info.basic", "video.publish"], api_base="https://api.test",
+                              authorize_url="https://auth.test/", limits=Limits(), clock=SystemClock(),
+                              transport=httpx.MockTransport(handler))
+        client.exchange_code("code", code_verifier="v" * 43)
+        line = redact("secret-of-the-app-42 plain-access-0123456789 plain-refresh-0123456789")
+        assert "secret-of-the-app-42" not in line and "plain-access" not in line and "plain-refresh" not in line
+        client.logout()
+        assert "plain-access-0123456789" in redact("plain-access-0123456789")  # forgotten with the login
+        client.close()
