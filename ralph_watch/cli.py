@@ -198,7 +198,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .inbox import classify, is_ignored
     from .validate import validate_pair
 
-    config = _load(args.config)
+    config = _check_config(args.config)
+    now = _now()
+    warnings: list[SidecarProblem] = []
     targets = args.paths or [config.inbox]
     problems: list[SidecarProblem] = []
     crons: dict[str, Any] = {}
@@ -223,6 +225,9 @@ def cmd_check(args: argparse.Namespace) -> int:
                                                " and ".join(shown.get("video", []) + shown.get("sidecar", []))))
                 continue
             if not videos:
+                parsed = _lint_sidecar(root, sidecars[0], shown["sidecar"][0], config, problems)
+                if parsed is not None:
+                    _check_timing(parsed, shown["sidecar"][0], config, now, problems, warnings)
                 problems.append(SidecarProblem(shown["sidecar"][0], f"no video next to it ({Path(key).name}.mp4, "
                                                                     ".mov or .webm)"))
                 continue
@@ -235,8 +240,14 @@ def cmd_check(args: argparse.Namespace) -> int:
                                           defaults=config.defaults)
             for p in found:
                 problems.append(SidecarProblem(str(_shown(root, target, p.path)), p.message, p.line, p.key))
+            if result is not None:
+                _check_timing(result.sidecar, str(_shown(root, target, sidecars[0])), config, now, problems,
+                              warnings)
             if result is not None and result.sidecar.cron:
                 crons.setdefault(result.sidecar.cron, []).append(str(base))
+    for w in warnings:
+        where = f"{w.path}:{w.line}" if w.line is not None else w.path
+        print(f"{where}: warning: {w.message}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps([{"path": p.path, "line": p.line, "message": p.message} for p in problems],
                          ensure_ascii=False, indent=1))
@@ -254,6 +265,55 @@ def cmd_check(args: argparse.Namespace) -> int:
         if not problems:
             print(f"{checked} pair(s) checked: no problems", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _check_config(path: Path | None) -> Any:
+    """The config `check` judges against: -c, else ./config.yaml as `run` reads it, else the defaults.
+
+    Named on stderr (with its time zone) so that a --json reader's stdout stays clean."""
+    from .config import default_config, read_config
+    path = path if path is not None else _dot_config()
+    config = default_config(Path.cwd()) if path is None else read_config(path)
+    source = str(path) if path is not None else "the built-in defaults (no ./config.yaml; -c CONFIG picks one)"
+    print(f"ralph-watch check: using {source}, time zone {config.timezone}", file=sys.stderr)
+    return config
+
+
+def _dot_config() -> Path | None:
+    """./config.yaml when it is there (as `run` and `status` read it), else None (the defaults)."""
+    return Path("config.yaml") if Path("config.yaml").is_file() else None
+
+
+def _now() -> Any:
+    from .clock import SystemClock
+    return SystemClock().now()
+
+
+def _lint_sidecar(root: Path, rel: str, shown: str, config: Any, problems: list[SidecarProblem]) -> Any:
+    """A sidecar without its video: every problem it has, as the service would report them later."""
+    from .sidecar import parse_sidecar
+    from .validate import read_sidecar_bytes
+    try:
+        data = read_sidecar_bytes(root / rel, shown=shown)
+        return parse_sidecar(data, path=shown, tz=config.tz, defaults=config.defaults)
+    except SidecarError as exc:
+        problems.extend(exc.problems)
+        return None
+
+
+def _check_timing(sc: Any, shown: str, config: Any, now: Any, problems: list[SidecarProblem],
+                  warnings: list[SidecarProblem]) -> None:
+    """A past `at`: missed (a problem) past the late grace, published at once (a warning) within it."""
+    from datetime import timedelta
+    from .validate import at_verdict
+    if sc.at is None:
+        return
+    verdict, sentence = at_verdict(sc.at, sc.at_text or "", now=now,
+                                   grace=timedelta(minutes=config.schedule.late_grace_minutes))
+    if verdict is None:
+        return
+    item = SidecarProblem(shown, sentence, sc.lines.get("at"), "at")
+    (problems if verdict == "missed" else warnings).append(item)
 
 
 def _collect(target: Path, classify: Any, is_ignored: Any) -> tuple[Path, dict[str, dict[str, list[str]]]]:
@@ -309,6 +369,11 @@ def cmd_new(args: argparse.Namespace) -> int:
     if not video.is_file():
         print(f"ralph-watch new: {video}: no such file", file=sys.stderr)
         return 1
+    info, refused = _video_verdict(video)
+    if refused:
+        for sentence in refused:
+            print(f"ralph-watch new: {video}: {sentence}; no sidecar was written", file=sys.stderr)
+        return 1
     values: dict[str, Any] = {}
     if args.title is not None:
         values["title"] = args.title
@@ -329,7 +394,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         values["cover_ms"] = args.cover_ms
     text = render_sidecar(values)
     target = video.with_name(c[1] + ".yaml")
-    config = _load(args.config)
+    config = _load(args.config if args.config is not None else _dot_config())
     try:
         parse_sidecar(text.encode(), path=str(target), tz=config.tz, defaults=config.defaults)
     except SidecarError as exc:
@@ -337,6 +402,10 @@ def cmd_new(args: argparse.Namespace) -> int:
         for p in exc.problems:
             print(f"ralph-watch new: {NEW_FLAGS.get(p.key or '', '--' + (p.key or '').replace('_', '-'))}: "
                   f"{p.message}", file=sys.stderr)
+        return 2
+    cover = _cover_refused(args.cover_ms, info)
+    if cover:
+        print(f"ralph-watch new: --cover-ms: {cover}", file=sys.stderr)
         return 2
     if args.dry_run:
         sys.stdout.write(text)
@@ -350,6 +419,27 @@ def cmd_new(args: argparse.Namespace) -> int:
     os.replace(tmp, target)
     print(f"wrote {target}")
     return 0
+
+
+def _video_verdict(video: Path) -> tuple[Any, list[str]]:
+    """(info, refusals) for a video, judged as the service judges it when its pair is complete."""
+    from .errors import ProbeError
+    from .probe import check_size, check_video, probe_video
+    try:
+        too_big = check_size(video.stat().st_size)
+        if too_big:
+            return None, [too_big]
+        info = probe_video(video)
+    except ProbeError as exc:
+        return None, [str(exc)]
+    except OSError as exc:
+        return None, [f"cannot read the video: {exc.strerror}"]
+    return info, list(check_video(info))
+
+
+def _cover_refused(cover_ms: int | None, info: Any) -> str | None:
+    from .validate import cover_problem
+    return cover_problem(cover_ms or 0, getattr(info, "duration", None))
 
 
 # -- status ------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from .publisher import Hooks, Publisher
 from .record import InstanceLock, PublishRecord, RecordStore, file_identity
 from .scheduler import Scheduler
 from .tasks import ACTIVE, EDITABLE, State, Task, TaskBoard
-from .validate import validate_pair
+from .validate import at_verdict, validate_pair
 
 __all__ = ["Service"]
 
@@ -420,11 +420,11 @@ class Service:
         else:
             self.queues.release(key, now=self.clock.now())
             due = sc.at or now
-            if sc.at is not None and now - sc.at > self.scheduler.grace:
+            verdict, sentence = (None, "") if sc.at is None else at_verdict(
+                sc.at, sc.at_text or "", now=now, grace=self.scheduler.grace)
+            if verdict == "missed":
                 self._set(task, S.MISSED, due=due, **{k: v for k, v in values.items() if k != "error"},
-                          error=f"`at: {sc.at_text}` is more than "
-                                f"{self.scheduler.grace.total_seconds() / 3600:g} h in the past. Edit `at:` to a "
-                                "future time, or press Retry to publish it now.")
+                          error=sentence)
                 return
         self._set(task, S.SCHEDULED, due=due, **values)
 

@@ -284,3 +284,71 @@ class TestSighup:
         pair(service.inbox, "still", "privacy: private\n")
         service.wait_state("still.mp4", "published")
         assert service.http.get("/healthz").json()["logged_in"] is True
+
+
+# -- issue 14: the commands tell the same truth as the service --------------------------------------
+def local(dt: datetime, tz: ZoneInfo = ZoneInfo("UTC")) -> str:
+    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+class TestCheckAgreesWithTheService:
+    def test_a_sidecar_without_its_video_is_still_linted(self, tmp_path):
+        (tmp_path / "inbox").mkdir()
+        (tmp_path / "inbox" / "clip.yaml").write_text('title: "x"\nprivacy: nobody\ncron: "0 25 * * *"\n')
+        r = cli("check", "inbox/clip.yaml", cwd=tmp_path)
+        assert r.returncode == 1, r.stderr
+        lines = r.stdout.splitlines()
+        assert lines[0].startswith("inbox/clip.yaml:2: ") and "privacy" in lines[0], r.stdout
+        assert lines[1].startswith("inbox/clip.yaml:3: ") and "cron" in lines[1], r.stdout
+        assert lines[-1].startswith("inbox/clip.yaml: no video next to it"), r.stdout
+
+    def test_an_at_past_the_grace_is_a_problem_and_within_it_a_warning(self, tmp_path):
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        now = datetime.now(ZoneInfo("UTC"))
+        pair(inbox, "old", f'privacy: private\nat: "{local(now - timedelta(hours=7))}"\n')
+        r = cli("check", "inbox/old.mp4", cwd=tmp_path, env={"TZ": "UTC"})
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "inbox/old.yaml:2: `at: " in r.stdout and "more than 6 h in the past" in r.stdout
+        pair(inbox, "late", f'privacy: private\nat: "{local(now - timedelta(hours=1))}"\n')
+        w = cli("check", "inbox/late.mp4", cwd=tmp_path, env={"TZ": "UTC"})
+        assert w.returncode == 0, w.stdout + w.stderr
+        assert "inbox/late.yaml:2: warning: " in w.stdout and "published as soon as" in w.stdout
+        as_json = cli("check", "--json", "inbox/late.mp4", cwd=tmp_path, env={"TZ": "UTC"})
+        assert json.loads(as_json.stdout) == [] and "warning:" in as_json.stderr
+
+    def test_a_cover_past_the_end_is_refused_by_check_and_by_the_service(self, service):
+        pair(service.inbox, "cover", "privacy: private\ncover_ms: 5000\n")
+        r = cli("check", "-c", str(service.config_path), str(service.inbox / "cover.mp4"), cwd=service.root)
+        assert r.returncode == 1
+        assert "cover.yaml:2: cover_ms: 5000 is past the end of the video" in r.stdout, r.stdout
+        t = service.wait_state("cover.mp4", "invalid")
+        assert "cover.yaml:2: cover_ms: 5000 is past the end of the video" in t["error"]
+
+    def test_it_reads_dot_config_yaml_names_it_and_its_zone_on_stderr(self, tmp_path):
+        (tmp_path / "config.yaml").write_text("timezone: Europe/Berlin\n")
+        (tmp_path / "inbox").mkdir()
+        pair(tmp_path / "inbox", "gap", 'privacy: private\nat: "2031-03-30 02:30"\n')  # a DST gap in Berlin only
+        r = cli("check", "--json", cwd=tmp_path, env={"TZ": "UTC"})
+        assert r.returncode == 1
+        assert "does not exist in Europe/Berlin" in json.loads(r.stdout)[0]["message"]
+        assert "using config.yaml, time zone Europe/Berlin" in r.stderr
+        (tmp_path / "utc.yaml").write_text("timezone: UTC\n")
+        o = cli("check", "-c", "utc.yaml", "--json", cwd=tmp_path)
+        assert (o.returncode, json.loads(o.stdout)) == (0, []), o.stdout
+        assert "using utc.yaml, time zone UTC" in o.stderr
+
+
+class TestNewRefusesWhatTheServiceRefuses:
+    def test_a_text_file_named_mp4_gets_no_sidecar(self, tmp_path):
+        (tmp_path / "notes.mp4").write_text("shopping list: milk, eggs\n")
+        r = cli("new", "notes.mp4", "--privacy", "private", cwd=tmp_path)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert r.stderr.startswith("ralph-watch new: notes.mp4: ") and "no sidecar was written" in r.stderr
+        assert not (tmp_path / "notes.yaml").exists()
+
+    def test_a_cover_past_the_end_is_refused(self, tmp_path):
+        small_mp4(tmp_path, "clip.mp4")
+        r = cli("new", "clip.mp4", "--privacy", "private", "--cover-ms", "9000", cwd=tmp_path)
+        assert r.returncode == 2 and "--cover-ms: cover_ms: 9000 is past the end" in r.stderr, r.stderr
+        assert not (tmp_path / "clip.yaml").exists()
