@@ -352,3 +352,15 @@ class TestNewRefusesWhatTheServiceRefuses:
         r = cli("new", "clip.mp4", "--privacy", "private", "--cover-ms", "9000", cwd=tmp_path)
         assert r.returncode == 2 and "--cover-ms: cover_ms: 9000 is past the end" in r.stderr, r.stderr
         assert not (tmp_path / "clip.yaml").exists()
+
+
+class TestJunkAfterAVideo:
+    def test_check_accepts_a_complete_mp4_and_webm_with_1000_random_bytes_appended(self, tmp_path):
+        from tests.support.videos import video
+        for name, kw in (("a.mp4", {}), ("b.webm", {"codec": "vp9"})):
+            path = video(tmp_path, name, **kw)
+            path.write_bytes(path.read_bytes() + os.urandom(1000))
+            (tmp_path / (path.stem + ".yaml")).write_text("privacy: private\n")
+        r = cli("check", ".", cwd=tmp_path)
+        assert r.returncode == 0, r.stdout
+        assert "2 pair(s) checked: no problems" in r.stderr
