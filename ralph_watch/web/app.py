@@ -17,6 +17,7 @@ from collections import OrderedDict
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import bottle
 from bottle import HTTPResponse, request, response
@@ -295,8 +296,17 @@ class _WebApp:
         return self._page(
             "index", title="Status", account=account, state=state, page=page, states=_STATES,
             paused=paused, music_url=views.MUSIC_USAGE_URL, tz_name=getattr(self.tz, "key", str(self.tz)),
+            emulator_url=self._emulator_url(),
             page_size=views.PAGE_SIZE, **model,
         )
+
+    def _emulator_url(self) -> str | None:
+        """The TikTok emulator's own page when the API is one on this machine (the demo): what it received."""
+        base = http_url(getattr(getattr(self.config, "tiktok", None), "api_base", None))
+        if not base or not base.startswith("http://"):
+            return None
+        host = urlsplit(base).hostname or ""
+        return base.rstrip("/") + "/" if host in ("127.0.0.1", "localhost", "::1") else None
 
     def _page_model(self, key: tuple, *, board: Any, state: str | None, page: int, now: Any,
                     username: str | None) -> dict[str, Any]:
