@@ -539,3 +539,22 @@ class TestHelp:
         for verb in ("pause", "resume", "retry", "cancel", "publish-now"):
             h = cli(verb, "--help", cwd=tmp_path)
             assert h.returncode == 0 and "-c CONFIG" in h.stdout
+
+
+# -- issue 14: the privacy policy and terms are the operator's ------------------------------------
+class TestOperatorPages:
+    def test_the_service_serves_the_operators_files_publicly_in_password_mode(self, make_service, tmp_path):
+        (tmp_path / "policy.html").write_text("<!doctype html><h1>Acme privacy</h1>", encoding="utf-8")
+        (tmp_path / "terms.txt").write_text("Acme terms\n- no spam\n", encoding="utf-8")
+        svc = make_service(config={"web": {"password": "pw", "privacy_policy": "policy.html",
+                                           "terms": "terms.txt"}}).start()
+        policy = svc.http.get("/privacy")
+        assert (policy.status_code, policy.text) == (200, "<!doctype html><h1>Acme privacy</h1>")
+        assert "script-src 'self'" in policy.headers["content-security-policy"]
+        terms = svc.http.get("/terms")
+        assert terms.status_code == 200 and "<li>no spam</li>" in terms.text and 'href="/terms"' in terms.text
+
+    def test_without_them_privacy_is_the_shipped_policy_and_terms_is_404(self, service):
+        assert "Privacy Policy describes how" in service.http.get("/privacy").text
+        assert service.http.get("/terms").status_code == 404
+        assert 'href="/terms"' not in service.http.get("/").text
