@@ -489,7 +489,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     target = video.with_name(c[1] + ".yaml")
     config = _load(args.config if args.config is not None else _dot_config())
     try:
-        parse_sidecar(text.encode(), path=str(target), tz=config.tz, defaults=config.defaults)
+        parsed = parse_sidecar(text.encode(), path=str(target), tz=config.tz, defaults=config.defaults)
     except SidecarError as exc:
         # The file does not exist yet: name the option that made the bad value, not a line.
         for p in exc.problems:
@@ -499,6 +499,14 @@ def cmd_new(args: argparse.Namespace) -> int:
     cover = _cover_refused(args.cover_ms, info)
     if cover:
         print(f"ralph-watch new: --cover-ms: {cover}", file=sys.stderr)
+        return 2
+    missed: list[SidecarProblem] = []
+    late: list[SidecarProblem] = []
+    _check_timing(parsed, str(target), config, _now(), missed, late)
+    for p in late:  # within the grace: it goes out at once
+        print(f"ralph-watch new: --at: warning: {p.message}", file=sys.stderr)
+    if missed:  # the service would mark it missed at once
+        print(f"ralph-watch new: --at: {missed[0].message}", file=sys.stderr)
         return 2
     if args.dry_run:
         sys.stdout.write(text)
@@ -582,15 +590,19 @@ def status_table(tasks: list[dict[str, Any]], *, tz: Any, wide: bool, width: int
     n = len(rows[0]) - 1
     widths = [max(len(r[i]) for r in rows) for i in range(n)]
     out = []
-    for r in rows:
+    for at, r in enumerate(rows):
         lead = "  ".join(r[i].ljust(widths[i]) for i in range(n)) + "  "
         room = width - len(lead)
-        if wide or not r[n] or room < 30:
+        if wide or not r[n] or at == 0:
             out.append((lead + r[n]).rstrip())
-            continue
-        parts = textwrap.wrap(r[n], room, break_long_words=False, break_on_hyphens=False)
-        out.append(lead + parts[0])
-        out.extend(" " * len(lead) + more for more in parts[1:])
+        elif room < 30:  # too narrow beside the row: the sentence goes below it, indented
+            out.append(lead.rstrip())
+            out.extend("    " + part for part in textwrap.wrap(r[n], max(width - 4, 20), break_long_words=False,
+                                                               break_on_hyphens=False))
+        else:
+            parts = textwrap.wrap(r[n], room, break_long_words=False, break_on_hyphens=False)
+            out.append(lead + parts[0])
+            out.extend(" " * len(lead) + more for more in parts[1:])
     return out
 
 

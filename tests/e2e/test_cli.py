@@ -558,3 +558,17 @@ class TestOperatorPages:
         assert "Privacy Policy describes how" in service.http.get("/privacy").text
         assert service.http.get("/terms").status_code == 404
         assert 'href="/terms"' not in service.http.get("/").text
+
+
+class TestNewAndAPastAt:
+    def test_past_the_grace_is_refused_and_within_it_a_warning(self, tmp_path):
+        small_mp4(tmp_path, "clip.mp4")
+        now = datetime.now(ZoneInfo("UTC"))
+        old = cli("new", "clip.mp4", "--privacy", "private", "--at", local(now - timedelta(days=2)), cwd=tmp_path,
+                  env={"TZ": "UTC"})
+        assert old.returncode == 2 and "--at: `at: " in old.stderr and "in the past" in old.stderr, old.stderr
+        assert not (tmp_path / "clip.yaml").exists()
+        late = cli("new", "clip.mp4", "--privacy", "private", "--at", local(now - timedelta(minutes=30)),
+                   cwd=tmp_path, env={"TZ": "UTC"})
+        assert late.returncode == 0 and "--at: warning: " in late.stderr, late.stderr
+        assert (tmp_path / "clip.yaml").exists()
