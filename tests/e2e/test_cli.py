@@ -484,13 +484,17 @@ class TestActions:
         svc = make_service(config={"web": {"password": "${RALPH_WATCH_PASSWORD}"}}, env=pw).start()
         pair(svc.inbox, "soon", 'privacy: private\nat: "2031-06-01 18:00"\n')
         pair(svc.inbox, "gone", 'privacy: private\nat: "2031-06-01 19:00"\n')
-        wait_until(lambda: len(json.loads(cli("status", "-c", str(svc.config_path), "--json", cwd=svc.root,
-                                              env=pw).stdout)) == 2, 30, "both tasks")
-        state = {t["video"]: t for t in json.loads(cli("status", "-c", str(svc.config_path), "--json",
-                                                       cwd=svc.root, env=pw).stdout)}
-        if state["soon.mp4"]["state"] == "scheduled":
-            now = action(svc, "publish-now", state["soon.mp4"]["id"], env=pw)
-            assert (now.returncode, now.stdout.strip()) == (0, "soon.mp4 will be published now."), now.stderr
+        def tasks() -> dict:
+            out = cli("status", "-c", str(svc.config_path), "--json", cwd=svc.root, env=pw).stdout
+            return {t["video"]: t for t in json.loads(out)}
+        state = wait_until(lambda: (t := tasks()) and len(t) == 2 and
+                           all(x["state"] == "scheduled" for x in t.values()) and t, 30, "both tasks scheduled")
+        now = action(svc, "publish-now", state["soon.mp4"]["id"], env=pw)
+        assert (now.returncode, now.stdout.strip()) == (0, "soon.mp4 will be published now."), now.stderr
+        wait_until(lambda: tasks()["soon.mp4"]["state"] != "scheduled", 30, "soon.mp4 to be due now")
+        again = action(svc, "publish-now", "soon.mp4", env=pw)
+        assert (again.returncode, again.stderr) == (1, "ralph-watch publish-now: Publish now is for scheduled "
+                                                       "tasks.\n")
         c = action(svc, "cancel", "gone.mp4", env=pw)
         assert (c.returncode, c.stdout.strip()) == (0, "Cancelled gone.mp4: both files were deleted from the inbox."), \
             c.stderr
