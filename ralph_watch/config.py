@@ -68,6 +68,8 @@ class WebConfig:
     public_url: str | None = None
     allowed_hosts: tuple[str, ...] = ()
     password: str | None = field(default=None, repr=False)
+    privacy_policy: Path | None = None   # the operator's policy (.txt or .html), served at /privacy
+    terms: Path | None = None            # the operator's terms of service, served at /terms
 
 
 @dataclass(frozen=True)
@@ -338,6 +340,22 @@ def _expand_path(value: str, *, base_dir: Path, environ: Mapping[str, str]) -> P
     return path if path.is_absolute() else base_dir / path
 
 
+def _page_file(value: str | None, key: str, *, base_dir: Path, environ: Mapping[str, str],
+               problems: _Problems) -> Path | None:
+    """web.privacy_policy / web.terms: an existing .txt or .html file (read again on every request)."""
+    if not value:
+        return None
+    path = _expand_path(value, base_dir=base_dir, environ=environ)
+    if path.suffix.lower() not in (".txt", ".html", ".htm", ".md"):
+        problems.add(key, f"{path} must be a text (.txt, .md) or HTML (.html) file")
+        return None
+    if not path.is_file():
+        problems.add(key, f"{path} does not exist (or is not a file); write your own text there, "
+                          "or remove the line")
+        return None
+    return path
+
+
 # -- the loader -------------------------------------------------------------------------------
 
 _TOP = ("inbox", "state_dir", "timezone", "watch", "schedule", "web", "tiktok", "notify", "defaults")
@@ -425,7 +443,10 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
             else "web.public_url is set"
         problems.add("web.password", f"a password is required because {reason}; add password: ${{RALPH_WATCH_PASSWORD}} "
                                      "under web: and set that environment variable")
-    web = WebConfig(host=host, port=port, public_url=public_url, allowed_hosts=allowed_hosts, password=password)
+    pages = {name: _page_file(br.get(name, None, br.text(null_ok=True)), f"web.{name}", base_dir=base_dir,
+                              environ=environ, problems=problems) for name in ("privacy_policy", "terms")}
+    web = WebConfig(host=host, port=port, public_url=public_url, allowed_hosts=allowed_hosts, password=password,
+                    **pages)
 
     # tiktok
     t = _section(raw, "tiktok", problems)
