@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from . import sidecar
 from .errors import ConfigError, SidecarError
 from .limits import Limits
+from .tiktok.ratecap import parse_rate
 
 __all__ = [
     "Config",
@@ -84,6 +85,11 @@ class TikTokConfig:
 
 
 @dataclass(frozen=True)
+class UploadConfig:
+    max_rate: float | None = None      # bytes per second for all uploads together; None: no cap
+
+
+@dataclass(frozen=True)
 class NotifyConfig:
     urls: tuple[str, ...] = field(default=(), repr=False)
     events: tuple[str, ...] = NOTIFY_EVENTS
@@ -100,6 +106,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     tiktok: TikTokConfig = field(default_factory=TikTokConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    upload: UploadConfig = field(default_factory=UploadConfig)
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -292,6 +299,15 @@ class _Reader:
         return check
 
 
+def _rate(_key: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_rate(value)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
+
+
 class _Bad(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -358,12 +374,14 @@ def _page_file(value: str | None, key: str, *, base_dir: Path, environ: Mapping[
 
 # -- the loader -------------------------------------------------------------------------------
 
-_TOP = ("inbox", "state_dir", "timezone", "watch", "schedule", "web", "tiktok", "notify", "defaults")
+_TOP = ("inbox", "state_dir", "timezone", "watch", "schedule", "web", "tiktok", "notify", "defaults",
+        "upload")
 _WATCH = tuple(f.name for f in fields(WatchConfig))
 _SCHEDULE = tuple(f.name for f in fields(ScheduleConfig))
 _WEB = tuple(f.name for f in fields(WebConfig))
 _TIKTOK = tuple(f.name for f in fields(TikTokConfig))
 _NOTIFY = tuple(f.name for f in fields(NotifyConfig))
+_UPLOAD = tuple(f.name for f in fields(UploadConfig))
 
 
 def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: str = "config.yaml") -> Config:
@@ -497,6 +515,12 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
     notify = NotifyConfig(urls=urls, events=events,
                           include_title=nr.get("include_title", False, nr.boolean()))
 
+    # upload: a bandwidth cap shared by every upload
+    u = _section(raw, "upload", problems)
+    _unknown_keys(u, _UPLOAD, "upload.", problems)
+    ur = _Reader(u, "upload.", problems, substituted)
+    upload = UploadConfig(max_rate=ur.get("max_rate", None, _rate))
+
     # defaults: sidecar keys, checked like a sidecar's
     d = _section(raw, "defaults", problems)
     for key, body in sidecar.check_defaults(d):
@@ -505,7 +529,7 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
     if problems.items:
         raise ConfigError(problems.items)
     return Config(inbox=inbox, state_dir=state_dir, timezone=timezone, watch=watch, schedule=schedule,
-                  web=web, tiktok=tiktok, notify=notify, defaults=MappingProxyType(dict(d)))
+                  web=web, tiktok=tiktok, notify=notify, upload=upload, defaults=MappingProxyType(dict(d)))
 
 
 def read_config(path: Path, environ: Mapping[str, str] = os.environ) -> Config:

@@ -48,6 +48,7 @@ class Service:
                  serve_web: bool = True, config_path: Path | None = None) -> None:
         from .schedule import CronQueues
         from .tiktok.client import TikTokClient
+        from .tiktok.ratecap import Pacer
 
         self.config = config
         self.config_path = config_path                # re-read on SIGHUP (None: nothing to re-read)
@@ -62,7 +63,8 @@ class Service:
         self.client = TikTokClient(client_key=tk.client_key, client_secret=tk.client_secret,
                                    redirect_uri=tk.redirect_uri, scopes=list(tk.scopes), api_base=tk.api_base,
                                    authorize_url=tk.authorize_url, limits=tk.limits, clock=self.clock,
-                                   transport=transport, chunk_deadline=_test_chunk_deadline())
+                                   transport=transport, chunk_deadline=_test_chunk_deadline(),
+                                   pacer=Pacer(config.upload.max_rate, self.clock) if config.upload.max_rate else None)
         self.queues = CronQueues()
         self.published: dict[str, datetime] = {}      # content key -> when (this process only)
         self.probe_cache: dict = {}
@@ -701,7 +703,23 @@ class Service:
                                       now=self.clock.now()))
         except Exception:
             log.exception("quota warnings")
+        out.extend(self._slow_upload_warnings())
         return out
+
+    def _slow_upload_warnings(self, shown: int = 5) -> list[str]:
+        """Pairs that upload.max_rate makes too slow for TikTok's upload link, before they start."""
+        rate = self.config.upload.max_rate
+        if not rate:
+            return []
+        from .tiktok.ratecap import too_slow
+
+        lifetime = self.config.tiktok.limits.upload_url_seconds
+        slow = [f"{t.video}: {sentence}" for t in self.board.select(
+                    lambda t: t.state in (S.SCHEDULED, S.NEEDS_LOGIN) and t.identity is not None)
+                if (sentence := too_slow(t.identity.size, rate, lifetime=lifetime))]
+        if len(slow) > shown:
+            slow = [*slow[:shown], f"and {len(slow) - shown} more videos too large for upload.max_rate"]
+        return slow
 
     def watch_status(self) -> dict:
         return self.watcher.status()
