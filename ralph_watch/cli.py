@@ -336,6 +336,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             if result is not None:
                 _check_timing(result.sidecar, str(_shown(root, target, sidecars[0])), config, now, problems,
                               warnings)
+                _check_upload_time(result.identity.size, shown["video"][0], config, warnings)
             if result is not None and result.sidecar.cron:
                 crons.setdefault(result.sidecar.cron, []).append(str(base))
     for w in warnings:
@@ -407,6 +408,14 @@ def _check_timing(sc: Any, shown: str, config: Any, now: Any, problems: list[Sid
         return
     item = SidecarProblem(shown, sentence, sc.lines.get("at"), "at")
     (problems if verdict == "missed" else warnings).append(item)
+
+
+def _check_upload_time(size: int, shown: str, config: Any, warnings: list[SidecarProblem]) -> None:
+    """upload.max_rate too slow for TikTok's upload link: said before the upload, as the page says it."""
+    from .tiktok.ratecap import too_slow
+    sentence = too_slow(size, config.upload.max_rate, lifetime=config.tiktok.limits.upload_url_seconds)
+    if sentence:
+        warnings.append(SidecarProblem(shown, sentence))
 
 
 def _collect(target: Path, classify: Any, is_ignored: Any) -> tuple[Path, dict[str, dict[str, list[str]]]]:

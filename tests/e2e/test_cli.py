@@ -325,6 +325,17 @@ class TestCheckAgreesWithTheService:
         t = service.wait_state("cover.mp4", "invalid")
         assert "cover.yaml:2: cover_ms: 5000 is past the end of the video" in t["error"]
 
+    def test_it_warns_when_upload_max_rate_outlasts_tiktoks_upload_link(self, tmp_path):
+        from tests.support.videos import padded_mp4
+        (tmp_path / "config.yaml").write_text('upload:\n  max_rate: 64KiB/s\n')
+        (tmp_path / "inbox").mkdir()
+        padded_mp4(tmp_path / "inbox", "huge.mp4", total_bytes=300_000_000)
+        (tmp_path / "inbox" / "huge.yaml").write_text("privacy: private\n")
+        r = cli("check", cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "inbox/huge.mp4: warning: at upload.max_rate 66 kB/s this 300 MB video takes about 76 minutes" \
+            in r.stdout, r.stdout
+
     def test_it_reads_dot_config_yaml_names_it_and_its_zone_on_stderr(self, tmp_path):
         (tmp_path / "config.yaml").write_text("timezone: Europe/Berlin\n")
         (tmp_path / "inbox").mkdir()
