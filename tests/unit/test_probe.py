@@ -322,7 +322,8 @@ class TestContainment:
     """Whatever the bytes, probe_video returns a VideoInfo or raises ProbeError: nothing else."""
 
     @pytest.fixture(scope="class")
-    def samples(self, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    @classmethod
+    def samples(cls, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         folder = tmp_path_factory.mktemp("containment")
         return {
             "mp4": videos.small_mp4(folder, "a.mp4", faststart=True, audio=False, seconds=0.2).read_bytes(),
