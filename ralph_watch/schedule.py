@@ -135,9 +135,13 @@ def parse_at(text: object, tz: ZoneInfo) -> datetime:
     1080 for an unquoted 18:00) is a ValueError whose sentence says what to write instead.
     """
     if isinstance(text, datetime):  # a YAML loader that reads timestamps itself
-        if text.tzinfo is not None:
-            return text.astimezone(UTC)
-        return _wall_at(text, tz, f"{text:%Y-%m-%d %H:%M:%S}")
+        shown = f"{text:%Y-%m-%d %H:%M:%S}"
+        try:
+            if text.tzinfo is not None:
+                return text.astimezone(UTC)
+            return _wall_at(text, tz, shown)
+        except OverflowError:
+            raise _out_of_range(shown) from None
     if isinstance(text, date):
         return _fail_date_only(text.isoformat())
     if isinstance(text, bool) or not isinstance(text, (str, int, float)):
@@ -172,6 +176,18 @@ def parse_at(text: object, tz: ZoneInfo) -> datetime:
     except ValueError as exc:
         raise _at_problem(raw, f"is not a real date and time ({exc})") from None
     off = found["off"]
+    try:  # the first and last days of datetime's range cannot be moved between zones
+        return _instant(wall, off, tz, raw)
+    except OverflowError:
+        raise _out_of_range(raw) from None
+
+
+def _out_of_range(raw: str) -> ValueError:
+    return _at_problem(raw, "is too close to the year 1 or the year 9999 to be converted between time zones")
+
+
+def _instant(wall: datetime, off: str | None, tz: ZoneInfo, raw: str) -> datetime:
+    """The instant of a naive `wall` read with the offset text `off` (None: wall time in `tz`)."""
     if off is None:
         return _wall_at(wall, tz, raw)
     if off in ("Z", "z"):
@@ -374,15 +390,18 @@ def _compress(values: frozenset[int], full: frozenset[int]) -> str:
     return ",".join(parts)
 
 
-def _star_step(values: frozenset[int], fld: _Field) -> str:
-    """`*/n` for a set written with a leading star (kept so the AND reading survives)."""
+def _star_step(values: frozenset[int], fld: _Field, text: str) -> str:
+    """A day field written with a leading star, written again with one (so the AND reading
+    survives): `*/n` for the smallest step whose whole span is in the set, then the values
+    it leaves out (`*/5,8`). The parser put some `*/n` span in, so one always fits."""
     for step in range(1, fld.hi - fld.lo + 2):
         span = set(range(fld.lo, fld.hi + 1, step))
         if fld.name == "day-of-week" and 7 in span:
             span = (span - {7}) | {0}
-        if span == values:
-            return f"*/{step}"
-    raise AssertionError(values)  # pragma: no cover - star fields are always */n
+        if span <= values:
+            rest = values - span
+            return f"*/{step}," + _compress(frozenset(rest), frozenset()) if rest else f"*/{step}"
+    raise _cron_problem(text, f"cannot be read in the {fld.name} field; use {_SUPPORTED}")  # pragma: no cover
 
 
 def parse_cron(text: object) -> CronSpec:
@@ -430,9 +449,9 @@ def parse_cron(text: object) -> CronSpec:
     elif not dom_full and not dow_full:
         # Both restricted, read with AND: keep the leading star so the key reads the same.
         if dom_star:
-            dom_text = _star_step(days, _FIELDS[2])
+            dom_text = _star_step(days, _FIELDS[2], line)
         if dow_star:
-            dow_text = _star_step(weekdays, _FIELDS[4])
+            dow_text = _star_step(weekdays, _FIELDS[4], line)
 
     if not day_or:  # with OR, the weekday always matches some day
         longest = max(_DAYS_IN_MONTH[m - 1] for m in months)

@@ -390,8 +390,7 @@ class Service:
         rec = self._restored.pop(key, None)
         if rec is not None and self._restore(task, rec, video.rel, side.rel):
             return
-        result, found = validate_pair(self.inbox, video=video.rel, sidecar=side.rel, tz=self.config.tz,
-                                      defaults=self.config.defaults, probe_cache=self.probe_cache)
+        result, found = self._validate(key, video.rel, side.rel)
         if result is None:
             self.queues.release(key, now=self.clock.now())
             self._set(task, S.INVALID, error="\n".join(str(p) for p in found), sidecar_data=None)
@@ -428,6 +427,17 @@ class Service:
                 return
         self._set(task, S.SCHEDULED, due=due, **values)
 
+    def _validate(self, key: str, video: str, sidecar: str) -> tuple[Any, list[Any]]:
+        """validate_pair, but a bug in a check makes the pair `invalid` with a sentence, never
+        leaves it `waiting` with only a traceback in the log."""
+        try:
+            return validate_pair(self.inbox, video=video, sidecar=sidecar, tz=self.config.tz,
+                                 defaults=self.config.defaults, probe_cache=self.probe_cache)
+        except Exception as exc:  # noqa: BLE001 - any exception: the pair must still get a state
+            log.exception("checking %s failed", key)
+            return None, [f"ralph-watch hit an unexpected error checking this pair ({type(exc).__name__}); "
+                          "please report it"]
+
     def _restore(self, task: Task, rec: PublishRecord, video: str, sidecar: str) -> bool:
         """A publish record from before a restart: restore its state instead of publishing again."""
         try:
@@ -438,8 +448,7 @@ class Service:
             log.info("%s changed since its publish record was written; treating it as a new video", video)
             self.records.discard(task.key)
             return False
-        result, _ = validate_pair(self.inbox, video=video, sidecar=sidecar, tz=self.config.tz,
-                                  defaults=self.config.defaults, probe_cache=self.probe_cache)
+        result, _ = self._validate(task.key, video, sidecar)
         info = {}
         if result is not None:
             sc = result.sidecar
