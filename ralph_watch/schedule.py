@@ -6,15 +6,18 @@ because aware arithmetic in Python is wall-clock arithmetic and resets `fold`.
 
 DST semantics for cron (Debian cron(8), as cronsim copies it, with one deliberate change):
 
-* Expressions that fire more than once an hour or every hour (minute field with several
-  values, or an hour field that is `*`) keep their real-time cadence: every instant whose
-  local wall time matches is a slot, so the repeated fall-back hour fires twice and the
-  skipped spring-forward hour does not fire at all.
-* Every other expression is "fixed-time": a wall time that falls into a spring-forward gap
-  runs once, right after the jump; a wall time that happens twice runs once, at the first.
-* Debian decides between the two by the *text* (a field starting with `*`); here the
-  decision is made on the value sets, so that lines which mean the same (`*/30 2 * * *`
-  and `0,30 2 * * *`) behave the same and can share one queue.
+* A line whose hour field is restricted (not every hour) is "fixed-time": each listed wall
+  time gives one slot per day. A repeated (fall-back) wall time runs once, at its first
+  occurrence; a wall time inside a spring-forward gap runs right after the jump. Several
+  listed times inside one gap go out one second apart from the jump on, in wall order (one
+  second later still when the wall time right after the gap is listed too, so each keeps a
+  slot of its own); so `0,30 2 * * *` has two slots on both DST nights, never four or none.
+* A line that fires every hour (hour field `*`, `*/1` or `0-23`) keeps its real-time
+  cadence: every instant whose local wall time matches is a slot, so the repeated
+  fall-back hour fires twice and the skipped spring-forward hour does not fire at all.
+* Debian decides between the two by the *text* (a minute or hour field starting with `*`);
+  here only the hour field's value set decides, so that lines which mean the same
+  (`*/30 2 * * *` and `0,30 2 * * *`) behave the same and can share one queue.
 
 croniter (7.0.0, pinned) only enumerates naive wall times from canonical numeric fields;
 the mapping of wall times to instants (and its DST rules) is ours, because croniter
@@ -473,7 +476,7 @@ def parse_cron(text: object) -> CronSpec:
         months=months,
         weekdays=weekdays,
         day_or=day_or,
-        fixed_time=not (len(minutes) > 1 or hours == _FULL[1]),
+        fixed_time=hours != _FULL[1],  # restricted hours: fixed-time (module docstring)
     )
     try:  # backstop: whatever croniter cannot satisfy is refused here, not at publish time
         _walls(spec, datetime(2000, 1, 1)).__next__()
@@ -498,11 +501,14 @@ def _slot_events(spec: CronSpec, after: datetime, tz: ZoneInfo) -> Iterator[tupl
     instant of a wall time never decreases as the wall time grows.
     """
     after = utc(after)  # a naive `after` is a bug in the caller: refused
-    # Start early enough that a wall time repeated around `after` is not missed.
-    offsets = [(after + timedelta(hours=6 * k)).astimezone(tz).utcoffset() or timedelta(0) for k in range(9)]
+    # Start early enough that a wall time repeated around `after` is not missed, nor one of a
+    # gap that ended shortly before it (its slot lies right after the jump); hence the offsets
+    # of the day before too.
+    offsets = [(after + timedelta(hours=6 * k)).astimezone(tz).utcoffset() or timedelta(0) for k in range(-5, 9)]
     start = (after + min(offsets)).replace(tzinfo=None) - timedelta(hours=1)
     heap: list[tuple[datetime, str]] = []
     skipped: list[tuple[datetime, datetime]] = []  # (jump instant, wall) of wildcard slots in a gap
+    gaps: dict[datetime, tuple[list[datetime], int]] = {}  # jump -> (listed walls in the gap, shift)
     last = after
     for wall in _walls(spec, start):
         if _exists(wall, tz):
@@ -518,10 +524,14 @@ def _slot_events(spec: CronSpec, after: datetime, tz: ZoneInfo) -> Iterator[tupl
                     (again, f"DST: second {wall:%H:%M} of the repeated hour (clocks went back)"),
                 ]
         else:
-            jump = _first(_valid_minute(wall, tz, step=+1), tz)
+            after_gap = _valid_minute(wall, tz, step=+1)
+            jump = _first(after_gap, tz)
             bound = jump
             if spec.fixed_time:
-                entries = [(jump, f"DST: {wall:%H:%M} does not exist; runs right after the jump")]
+                if jump not in gaps:
+                    gaps[jump] = _gap_walls(spec, wall, after_gap, tz)
+                slot = jump + _gap_offset(gaps[jump], wall)
+                entries = [(slot, f"DST: {wall:%H:%M} does not exist; runs right after the jump")]
             else:
                 entries = []
                 skipped.append((jump, wall))
@@ -533,6 +543,32 @@ def _slot_events(spec: CronSpec, after: datetime, tz: ZoneInfo) -> Iterator[tupl
                 yield instant, note
         for entry in entries:
             heapq.heappush(heap, entry)
+
+
+def _gap_walls(spec: CronSpec, wall: datetime, after_gap: datetime, tz: ZoneInfo) -> tuple[list[datetime], int]:
+    """The listed wall times of the gap that `wall` falls in, and 1 if `after_gap` (the first
+    wall time after the gap, a real slot at the jump itself) is listed too, else 0."""
+    walls = _walls(spec, _valid_minute(wall, tz, step=-1))  # from the gap's first minute on
+    listed: list[datetime] = []
+    probe = next(walls)
+    while probe < after_gap:
+        listed.append(probe)
+        probe = next(walls)
+    return listed, 1 if probe == after_gap else 0
+
+
+def _gap_offset(gap: tuple[list[datetime], int], wall: datetime) -> timedelta:
+    """How long after the jump the fixed-time wall time `wall`, lost in a gap, goes out.
+
+    A pure function of the line, the zone and `wall` (not of where the walk started), so every
+    `cron_slots` call agrees on each slot: the n-th listed wall time of the gap (from 0) goes
+    out n seconds after the jump, n + 1 when the wall time right after the gap is listed too.
+    More than 60 of them share the minute evenly, so none reaches the next minute's slot.
+    """
+    listed, shift = gap
+    top = len(listed) - 1 + shift
+    step = timedelta(seconds=1) if top <= 59 else timedelta(seconds=59) / top
+    return step * (listed.index(wall) + shift)
 
 
 def _with_skips(note: str, instant: datetime, skipped: list[tuple[datetime, datetime]]) -> str:
