@@ -49,6 +49,8 @@ __all__ = [
     "Lateness",
     "ON_TIME",
     "late_decision",
+    "Due",
+    "due_decision",
     "quota_warnings",
     "next_allowed",
     "next_wake",
@@ -793,6 +795,52 @@ def late_decision(due: datetime, now: datetime, grace: timedelta, *, on_time: ti
     if behind <= grace:
         return Lateness.LATE
     return Lateness.TOO_LATE
+
+
+class Due(str, enum.Enum):
+    """What the due-loop does with a `scheduled` pair in one pass (`due_decision`)."""
+
+    WAIT = "wait"        # leave it scheduled: its time has not come, its queue moved it, or paused
+    START = "start"      # publish it now
+    LOGIN = "login"      # due, but nobody is logged in: needs_login until someone is
+    MOVE = "move"        # a cron slot passed beyond the grace: the pair takes the next free slot
+    MISSED = "missed"    # an `at` time passed beyond the grace
+
+
+def due_decision(
+    kind: str,
+    due: datetime,
+    now: datetime,
+    grace: timedelta,
+    *,
+    pinned: bool = False,
+    paused: bool = False,
+    logged_in: bool = True,
+    queue_allows: bool = True,
+) -> Due:
+    """When a scheduled pair goes out: the scheduler's one decision per pair and pass.
+
+    `kind` is what the sidecar says: "at", "cron", or "now" (neither: as soon as complete).
+    `pinned`: its `due` no longer comes from the sidecar, because the user pressed Publish
+    now or Retry, or TikTok's limits or a back-off set it. A pinned pair goes out as a "now"
+    pair does: never `missed`, never moved to another slot, never held back by a queue (it
+    gave its slot up). `queue_allows`: for a cron pair whose slot came, whether its queue lets
+    it start (`CronQueues.settle`: one late pair per queue; the others were moved on).
+    """
+    if due > now:
+        return Due.WAIT
+    if pinned:
+        kind = "now"
+    if kind == "cron" and not queue_allows:
+        return Due.WAIT
+    if late_decision(due, now, grace) is Lateness.TOO_LATE:
+        if kind == "cron":
+            return Due.MOVE
+        if kind == "at":
+            return Due.MISSED
+    if paused:
+        return Due.WAIT
+    return Due.START if logged_in else Due.LOGIN
 
 
 def next_wake(dues: Iterable[datetime], now: datetime, *, max_sleep: float = 60.0) -> float:

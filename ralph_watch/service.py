@@ -405,10 +405,11 @@ class Service:
         values = dict(title=sc.title, privacy=sc.privacy if sc.mode == "direct" else None, mode=sc.mode,
                       sidecar_data=sc, video_info=result.info, identity=result.identity, retries=0, held=False,
                       cron_key=sc.cron, error=None, progress=None)
-        if key in self._force_now:
+        if key in self._force_now:  # Retry: now, pinned like Publish now (schedule.due_decision)
             self._force_now.discard(key)
             self.queues.release(key, now=self.clock.now())
             due = now
+            values["held"] = True
         elif sc.cron:
             from .schedule import parse_cron
             slot = self.queues.slot_of(key) if task.cron_key == sc.cron else None
@@ -667,8 +668,10 @@ class Service:
             t = self.board.get(task_id)
             if t is None or t.state is not S.SCHEDULED:
                 raise ActionError(409, "Publish now is for scheduled tasks.")
+            # The pair gives its cron slot up (free again for the next pair of the queue) and is
+            # pinned: due now, never missed or moved, not held back by a queue (due_decision).
             self.queues.release(t.key, now=self.clock.now())
-            self.board.update(t.id, due=self.clock.now(), held=False, error=None)
+            self.board.update(t.id, due=self.clock.now(), held=True, error=None)
         self._wake()
 
     def pause(self) -> None:
