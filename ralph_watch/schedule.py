@@ -589,9 +589,10 @@ def _with_skips(note: str, instant: datetime, skipped: list[tuple[datetime, date
 def cron_slots(spec: CronSpec, after: datetime, tz: ZoneInfo) -> Iterator[datetime]:
     """The slots of `spec` in `tz`, strictly after `after`, as strictly increasing UTC instants.
 
-    DST per Debian cron (see the module docstring): fixed-time slots in a gap run once right
-    after the jump, fixed-time slots in a repeated hour run once at the first occurrence;
-    hourly-or-finer expressions fire at every real instant whose wall time matches.
+    DST per Debian cron (see the module docstring): a fixed-time line (restricted hour field)
+    has one slot per listed wall time a day: in a gap right after the jump (several a second
+    apart), in a repeated hour at the first occurrence; an every-hour line fires at every real
+    instant whose wall time matches.
     """
     for instant, _note in _slot_events(spec, after, tz):
         yield instant
