@@ -389,8 +389,7 @@ class Service:
         rec = self._restored.pop(key, None)
         if rec is not None and self._restore(task, rec, video.rel, side.rel):
             return
-        result, found = validate_pair(self.inbox, video=video.rel, sidecar=side.rel, tz=self.config.tz,
-                                      defaults=self.config.defaults, probe_cache=self.probe_cache)
+        result, found = self._validate(key, video.rel, side.rel)
         if result is None:
             self.queues.release(key, now=self.clock.now())
             self._set(task, S.INVALID, error="\n".join(str(p) for p in found), sidecar_data=None)
@@ -405,10 +404,11 @@ class Service:
         values = dict(title=sc.title, privacy=sc.privacy if sc.mode == "direct" else None, mode=sc.mode,
                       sidecar_data=sc, video_info=result.info, identity=result.identity, retries=0, held=False,
                       cron_key=sc.cron, error=None, progress=None)
-        if key in self._force_now:
+        if key in self._force_now:  # Retry: now, pinned like Publish now (schedule.due_decision)
             self._force_now.discard(key)
             self.queues.release(key, now=self.clock.now())
             due = now
+            values["held"] = True
         elif sc.cron:
             from .schedule import parse_cron
             slot = self.queues.slot_of(key) if task.cron_key == sc.cron else None
@@ -427,6 +427,17 @@ class Service:
                 return
         self._set(task, S.SCHEDULED, due=due, **values)
 
+    def _validate(self, key: str, video: str, sidecar: str) -> tuple[Any, list[Any]]:
+        """validate_pair, but a bug in a check makes the pair `invalid` with a sentence, never
+        leaves it `waiting` with only a traceback in the log."""
+        try:
+            return validate_pair(self.inbox, video=video, sidecar=sidecar, tz=self.config.tz,
+                                 defaults=self.config.defaults, probe_cache=self.probe_cache)
+        except Exception as exc:  # noqa: BLE001 - any exception: the pair must still get a state
+            log.exception("checking %s failed", key)
+            return None, [f"ralph-watch hit an unexpected error checking this pair ({type(exc).__name__}); "
+                          "please report it"]
+
     def _restore(self, task: Task, rec: PublishRecord, video: str, sidecar: str) -> bool:
         """A publish record from before a restart: restore its state instead of publishing again."""
         try:
@@ -437,8 +448,7 @@ class Service:
             log.info("%s changed since its publish record was written; treating it as a new video", video)
             self.records.discard(task.key)
             return False
-        result, _ = validate_pair(self.inbox, video=video, sidecar=sidecar, tz=self.config.tz,
-                                  defaults=self.config.defaults, probe_cache=self.probe_cache)
+        result, _ = self._validate(task.key, video, sidecar)
         info = {}
         if result is not None:
             sc = result.sidecar
@@ -658,8 +668,10 @@ class Service:
             t = self.board.get(task_id)
             if t is None or t.state is not S.SCHEDULED:
                 raise ActionError(409, "Publish now is for scheduled tasks.")
+            # The pair gives its cron slot up (free again for the next pair of the queue) and is
+            # pinned: due now, never missed or moved, not held back by a queue (due_decision).
             self.queues.release(t.key, now=self.clock.now())
-            self.board.update(t.id, due=self.clock.now(), held=False, error=None)
+            self.board.update(t.id, due=self.clock.now(), held=True, error=None)
         self._wake()
 
     def pause(self) -> None:
