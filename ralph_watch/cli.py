@@ -202,6 +202,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     targets = args.paths or [config.inbox]
     problems: list[SidecarProblem] = []
     crons: dict[str, Any] = {}
+    notes: list[SidecarProblem] = []   # printed, but not problems: the pair publishes
     checked = 0
     for target in targets:
         if not target.exists() and not target.is_symlink():
@@ -235,6 +236,13 @@ def cmd_check(args: argparse.Namespace) -> int:
                                           defaults=config.defaults)
             for p in found:
                 problems.append(SidecarProblem(str(_shown(root, target, p.path)), p.message, p.line, p.key))
+            if result is not None:  # what TikTok will refuse or ignore (postplan: the service decides the same)
+                from .postplan import audit_refusal, sidecar_notes
+                sc, where = result.sidecar, str(_shown(root, target, sidecars[0]))
+                refusal = audit_refusal(mode=sc.mode, privacy=sc.privacy, audited=config.tiktok.audited)
+                if refusal:
+                    problems.append(SidecarProblem(where, refusal, sc.lines.get("privacy"), "privacy"))
+                notes.extend(SidecarProblem(where, "note: " + n) for n in sidecar_notes(sc, sc.lines))
             if result is not None and result.sidecar.cron:
                 crons.setdefault(result.sidecar.cron, []).append(str(base))
     if args.json:
@@ -243,6 +251,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         for p in problems:
             print(str(p))
+        for n in notes:
+            print(str(n))
         if args.next and crons:
             from .schedule import describe_slots, parse_cron
             from .clock import SystemClock
