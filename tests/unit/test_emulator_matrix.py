@@ -1,10 +1,18 @@
 """The emulator's acceptance matrix: what real TikTok clients send, and what TikTok answers.
 
 Each row replays one request shape over loopback HTTP and asserts TikTok's documented answer
-(tiktok-api.md; the shapes of Postiz, post-for-me, brightbean, agoras and the Rust crates are
-those the research describes: headers, bodies and chunk plans, not their code). Rows marked
-with a profile switch show the uncertain reading the switch turns on; every switch's default is
-the documented reading. Our own client is at the end: it sends exactly the documented shape.
+(tiktok-api.md). The shapes were read from the clients' public sources (headers, bodies, chunk
+plans; no code copied): Postiz `tiktok.provider.ts` (creator_info without a body, PULL_FROM_URL
+with the cover inside source_info, an inbox post_info of the title or nothing), post-for-me
+`tiktok-post-client.ts` (creator_info `{}`, an inbox post_info with is_aigc; its FILE_UPLOAD
+planner of 64 MiB chunks as tiktok-api.md §4.1 reports it), brightbean `providers/tiktok.py`
+(requests' bare `application/json`, post_info of title and privacy only, one chunk up to
+64,000,000 bytes, MIME by extension), agoras 2.2.0 `clients/tiktok.py` (creator_info without a
+body, `video_cover_timestamp_ms: 0`), the Rust crate `tiktok_rust` (post_info without brand
+toggles, one whole-file PUT always labelled video/mp4). The `tiktok-api` crate's shapes were
+not established; the rounded-up chunk count stands for the hobby clients §4.1 warns about.
+Rows with a profile switch show the uncertain reading the switch turns on; every switch's
+default is the documented reading. Our own client is at the end: the documented shape.
 """
 from __future__ import annotations
 
@@ -51,6 +59,20 @@ DOC_EXAMPLE_POST = {"title": "this will be a funny #cat video on your @tiktok #f
                     "disable_duet": False, "disable_comment": True, "disable_stitch": False,
                     "video_cover_timestamp_ms": 1000}   # TikTok's own example: no brand toggles
 SELF_ONLY = {"privacy_level": "SELF_ONLY", "brand_content_toggle": False, "brand_organic_toggle": False}
+AGORAS_POST = {"title": "t", "privacy_level": "PUBLIC_TO_EVERYONE", "disable_duet": False, "disable_comment": False,
+               "disable_stitch": False, "video_cover_timestamp_ms": 0, "brand_content_toggle": False,
+               "brand_organic_toggle": False}
+BRIGHTBEAN_POST = {"title": "", "privacy_level": "PUBLIC_TO_EVERYONE"}
+RUST_POST = {"title": "Check out this video", "privacy_level": "PUBLIC_TO_EVERYONE", "disable_duet": False,
+             "disable_comment": False, "disable_stitch": False, "video_cover_timestamp_ms": 1000}
+POSTIZ_DIRECT = {"title": "clip", "privacy_level": "PUBLIC_TO_EVERYONE", "disable_duet": False,
+                 "disable_comment": False, "disable_stitch": False, "is_aigc": False, "brand_content_toggle": False,
+                 "brand_organic_toggle": False}
+VERIFIED = "https://media.example.com/"
+
+
+def pull(url: str = VERIFIED + "v.mp4", **extra: Any) -> dict[str, Any]:
+    return {"source": "PULL_FROM_URL", "video_url": url, **extra}
 
 
 @dataclass(frozen=True)
@@ -65,20 +87,31 @@ class Row:
     switches: dict[str, Any] = field(default_factory=dict)
     account: dict[str, Any] = field(default_factory=dict)
     message: str = ""              # part of error.message
+    verified: bool = False         # the app has verified VERIFIED for PULL_FROM_URL
     stored: dict[str, Any] | None = None   # the post_info the emulator kept (what TikTok will use)
 
 
 ROWS = {
     # ---- accepted: what real clients send
-    "creator_info with no body (Postiz), charset": Row(CREATOR, None, 200, "ok"),
-    "creator_info with {} and bare application/json (Rust crates)": Row(CREATOR, {}, 200, "ok",
-                                                                         content_type=JSON_BARE),
-    "creator_info with {} and charset (ours)": Row(CREATOR, {}, 200, "ok"),
-    "direct init, bare application/json (agoras)": Row(DIRECT, {"post_info": POSTIZ_POST,
-                                                                "source_info": whole(3_000_000)}, 200, "ok",
-                                                       content_type=JSON_BARE),
-    "direct init, charset=UTF-8 (Postiz)": Row(DIRECT, {"post_info": POSTIZ_POST, "source_info": whole(3_000_000)},
-                                               200, "ok"),
+    "creator_info with no body, charset (Postiz, agoras)": Row(CREATOR, None, 200, "ok"),
+    "creator_info with {}, charset (post-for-me, ours)": Row(CREATOR, {}, 200, "ok"),
+    "creator_info with {}, bare application/json (brightbean)": Row(CREATOR, {}, 200, "ok", content_type=JSON_BARE),
+    "direct init, bare application/json, title and privacy only (brightbean)": Row(
+        DIRECT, {"post_info": BRIGHTBEAN_POST, "source_info": whole(3_000_000)}, 200, "ok", content_type=JSON_BARE),
+    "direct init, charset=UTF-8, every switch (Postiz)": Row(
+        DIRECT, {"post_info": POSTIZ_DIRECT, "source_info": whole(3_000_000)}, 200, "ok"),
+    "direct init without brand toggles, cover 1000 (tiktok_rust)": Row(
+        DIRECT, {"post_info": RUST_POST, "source_info": whole(3_000_000)}, 200, "ok"),
+    "direct PULL_FROM_URL with video_cover_timestamp_ms 0 (agoras)": Row(
+        DIRECT, {"post_info": AGORAS_POST, "source_info": pull()}, 200, "ok", verified=True, stored=AGORAS_POST),
+    "direct PULL_FROM_URL with the cover inside source_info (Postiz)": Row(
+        DIRECT, {"post_info": POSTIZ_DIRECT, "source_info": pull(video_cover_timestamp_ms=1500)}, 200, "ok",
+        verified=True),
+    "inbox PULL_FROM_URL with an empty post_info (Postiz, no caption)": Row(
+        INBOX, {"post_info": {}, "source_info": pull()}, 200, "ok", verified=True, stored={}),
+    "inbox PULL_FROM_URL with title and is_aigc (post-for-me)": Row(
+        INBOX, {"post_info": {"title": "cap", "is_aigc": False}, "source_info": pull()}, 200, "ok", verified=True,
+        stored={"title": "cap"}),
     "direct init without brand toggles (TikTok's example) counts as false": Row(
         DIRECT, {"post_info": DOC_EXAMPLE_POST, "source_info": whole(3_000_000)}, 200, "ok"),
     "direct init without brand toggles, require_brand_toggle": Row(
@@ -138,10 +171,12 @@ ROWS = {
                  "source_info": whole(3_000_000)}, 200, "ok",
         switches={"audited": False, "unaudited_private_posts": "make_private"}, account={"private": True},
         stored={**SELF_ONLY, "privacy_forced": True}),
-    "PULL_FROM_URL from an unverified domain": Row(
-        DIRECT, {"post_info": POSTIZ_POST, "source_info": {"source": "PULL_FROM_URL",
-                                                           "video_url": "https://cdn.example.com/v.mp4"}},
-        403, "url_ownership_unverified"),
+    "PULL_FROM_URL from an unverified domain (agoras)": Row(
+        DIRECT, {"post_info": AGORAS_POST, "source_info": pull("https://cdn.example.org/v.mp4")},
+        403, "url_ownership_unverified", verified=True),
+    "PULL_FROM_URL to the inbox from an unverified domain (post-for-me)": Row(
+        INBOX, {"post_info": {"title": "cap"}, "source_info": pull("https://xyz.supabase.co/v.mp4")},
+        403, "url_ownership_unverified", verified=True),
     "creator_can_post false: init refused": Row(
         DIRECT, {"post_info": POSTIZ_POST, "source_info": whole(3_000_000)}, 403, "spam_risk_too_many_posts",
         switches={"creator_can_post": False}),
@@ -202,6 +237,8 @@ def test_the_emulator_answers_each_request_shape_as_tiktok_documents(emu, server
         server.patch_profile(**row.switches)
     if row.account:
         server.patch_account(**row.account)
+    if row.verified:
+        server.profile.verified_url_prefixes = [VERIFIED]
     r = send(emu, token, row.path, row.body, row.content_type)
     answer = r.json()
     assert (r.status_code, answer["error"]["code"]) == (row.status, row.code), answer
@@ -272,7 +309,7 @@ def test_it_answers_a_content_range_that_does_not_match_the_progress_with_416(em
     assert (r.status_code, r.headers["content-range"]) == (416, f"bytes */{size}")
 
 
-def test_it_takes_video_mp4_on_a_mov_body_and_publishes_it(emu, server, token, tmp_path, clock):
+def test_it_takes_video_mp4_on_a_mov_body_and_publishes_it_tiktok_rust(emu, server, token, tmp_path, clock):
     from tests.support.videos import mov
     path = mov(tmp_path)
     data = path.read_bytes()
