@@ -174,6 +174,9 @@ class TestMessages:
         from ralph_watch.config import NOTIFY_EVENTS, OPTIONAL_NOTIFY_EVENTS, NotifyConfig
         assert "in_inbox" in EVENTS and "in_inbox" in OPTIONAL_NOTIFY_EVENTS
         assert "in_inbox" not in NOTIFY_EVENTS and "in_inbox" not in NotifyConfig().events
+        from ralph_watch.service import NOTIFY_STATES
+        from ralph_watch.tasks import State
+        assert NOTIFY_STATES[State.IN_INBOX] == "in_inbox"   # the service sends it when a draft arrives
 
     def test_it_sends_only_the_configured_events(self, make, sink: Sink) -> None:
         n = make([sink.url], events=["failed"])
