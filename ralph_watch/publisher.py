@@ -213,7 +213,8 @@ class Publisher:
                            "Log out and log in again, allowing it (or use mode: draft).")
             return None
         options = list(getattr(creator, "privacy_level_options", []) or [])
-        refusal = postplan.audit_refusal(mode=sc.mode, privacy=sc.privacy, audited=getattr(self.client, "audited", None),
+        refusal = postplan.audit_refusal(mode=sc.mode, privacy=sc.privacy,
+                                         audited=getattr(self.client, "audited", None),
                                          public_account=postplan.account_is_public(options))
         if refusal:  # TikTok would refuse it: no init, and the fix is the user's (never a silent SELF_ONLY)
             self._to(t, S.INVALID, expect={S.UPLOADING}, error=refusal)

@@ -55,8 +55,8 @@ def whole(size: int) -> dict[str, Any]:
 POSTIZ_POST = {"title": "clip #fyp", "privacy_level": "PUBLIC_TO_EVERYONE", "disable_duet": False,
                "disable_comment": False, "disable_stitch": False, "brand_content_toggle": False,
                "brand_organic_toggle": False}
-DOC_EXAMPLE_POST = {"title": "this will be a funny #cat video on your @tiktok #fyp", "privacy_level": "MUTUAL_FOLLOW_FRIENDS",
-                    "disable_duet": False, "disable_comment": True, "disable_stitch": False,
+DOC_EXAMPLE_POST = {"title": "this will be a funny #cat video on your @tiktok #fyp",
+                    "privacy_level": "MUTUAL_FOLLOW_FRIENDS", "disable_duet": False, "disable_comment": True, "disable_stitch": False,
                     "video_cover_timestamp_ms": 1000}   # TikTok's own example: no brand toggles
 SELF_ONLY = {"privacy_level": "SELF_ONLY", "brand_content_toggle": False, "brand_organic_toggle": False}
 AGORAS_POST = {"title": "t", "privacy_level": "PUBLIC_TO_EVERYONE", "disable_duet": False, "disable_comment": False,
