@@ -184,6 +184,7 @@ class _Publish:
     failed_reason: str | None = None      # immediate failure (auth_removed)
     draft_done_mono: float | None = None  # simulated user finished the draft in the app
     post_id: int | None = None
+    content_types: list[str] = field(default_factory=list)   # each accepted chunk's Content-Type, as sent
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def expected_length(self, first: int) -> int | None:
@@ -940,6 +941,7 @@ class EmulatorState:
                 return self._upload_bad("The body is shorter than Content-Length."), False
             p.sha = sha
             p.received += length
+            p.content_types.append(headers.get("content-type", ""))
             if p.received < p.video_size:
                 return self._progress_reply(206, p), drop_after_bytes is not None
             p.sha256 = sha.hexdigest()
@@ -1037,7 +1039,8 @@ class EmulatorState:
                             "post_info": dict(p.post_info), "source": p.source, "video_size": p.video_size,
                             "chunk_size": p.chunk_size, "total_chunk_count": p.total_chunk_count,
                             "received_bytes": p.received, "sha256": p.sha256, "status": status,
-                            "fail_reason": reason, "post_ids": ids, "created": p.created})
+                            "fail_reason": reason, "post_ids": ids, "created": p.created,
+                            "content_types": list(p.content_types)})
         return out
 
     def stats_view(self) -> dict[str, Any]:
