@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from . import sidecar
 from .errors import ConfigError, SidecarError
 from .limits import Limits
+from .tiktok.ratecap import parse_rate
 
 __all__ = [
     "Config",
@@ -71,6 +72,8 @@ class WebConfig:
     public_url: str | None = None
     allowed_hosts: tuple[str, ...] = ()
     password: str | None = field(default=None, repr=False)
+    privacy_policy: Path | None = None   # the operator's policy (.txt or .html), served at /privacy
+    terms: Path | None = None            # the operator's terms of service, served at /terms
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,11 @@ class TikTokConfig:
     authorize_url: str = "https://www.tiktok.com/v2/auth/authorize/"
     limits: Limits = field(default_factory=Limits)
     audited: bool | None = None       # has the app passed TikTok's audit? None: unknown
+
+
+@dataclass(frozen=True)
+class UploadConfig:
+    max_rate: float | None = None      # bytes per second for all uploads together; None: no cap
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     tiktok: TikTokConfig = field(default_factory=TikTokConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    upload: UploadConfig = field(default_factory=UploadConfig)
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -299,6 +308,15 @@ def _null_or(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
     return lambda key, value: None if value is None else check(key, value)
 
 
+def _rate(_key: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_rate(value)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
+
+
 class _Bad(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -347,14 +365,32 @@ def _expand_path(value: str, *, base_dir: Path, environ: Mapping[str, str]) -> P
     return path if path.is_absolute() else base_dir / path
 
 
+def _page_file(value: str | None, key: str, *, base_dir: Path, environ: Mapping[str, str],
+               problems: _Problems) -> Path | None:
+    """web.privacy_policy / web.terms: an existing .txt or .html file (read again on every request)."""
+    if not value:
+        return None
+    path = _expand_path(value, base_dir=base_dir, environ=environ)
+    if path.suffix.lower() not in (".txt", ".html", ".htm", ".md"):
+        problems.add(key, f"{path} must be a text (.txt, .md) or HTML (.html) file")
+        return None
+    if not path.is_file():
+        problems.add(key, f"{path} does not exist (or is not a file); write your own text there, "
+                          "or remove the line")
+        return None
+    return path
+
+
 # -- the loader -------------------------------------------------------------------------------
 
-_TOP = ("inbox", "state_dir", "timezone", "watch", "schedule", "web", "tiktok", "notify", "defaults")
+_TOP = ("inbox", "state_dir", "timezone", "watch", "schedule", "web", "tiktok", "notify", "defaults",
+        "upload")
 _WATCH = tuple(f.name for f in fields(WatchConfig))
 _SCHEDULE = tuple(f.name for f in fields(ScheduleConfig))
 _WEB = tuple(f.name for f in fields(WebConfig))
 _TIKTOK = tuple(f.name for f in fields(TikTokConfig))
 _NOTIFY = tuple(f.name for f in fields(NotifyConfig))
+_UPLOAD = tuple(f.name for f in fields(UploadConfig))
 
 
 def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: str = "config.yaml") -> Config:
@@ -434,7 +470,10 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
             else "web.public_url is set"
         problems.add("web.password", f"a password is required because {reason}; add password: ${{RALPH_WATCH_PASSWORD}} "
                                      "under web: and set that environment variable")
-    web = WebConfig(host=host, port=port, public_url=public_url, allowed_hosts=allowed_hosts, password=password)
+    pages = {name: _page_file(br.get(name, None, br.text(null_ok=True)), f"web.{name}", base_dir=base_dir,
+                              environ=environ, problems=problems) for name in ("privacy_policy", "terms")}
+    web = WebConfig(host=host, port=port, public_url=public_url, allowed_hosts=allowed_hosts, password=password,
+                    **pages)
 
     # tiktok
     t = _section(raw, "tiktok", problems)
@@ -488,6 +527,12 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
     notify = NotifyConfig(urls=urls, events=events,
                           include_title=nr.get("include_title", False, nr.boolean()))
 
+    # upload: a bandwidth cap shared by every upload
+    u = _section(raw, "upload", problems)
+    _unknown_keys(u, _UPLOAD, "upload.", problems)
+    ur = _Reader(u, "upload.", problems, substituted)
+    upload = UploadConfig(max_rate=ur.get("max_rate", None, _rate))
+
     # defaults: sidecar keys, checked like a sidecar's
     d = _section(raw, "defaults", problems)
     for key, body in sidecar.check_defaults(d):
@@ -496,7 +541,7 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
     if problems.items:
         raise ConfigError(problems.items)
     return Config(inbox=inbox, state_dir=state_dir, timezone=timezone, watch=watch, schedule=schedule,
-                  web=web, tiktok=tiktok, notify=notify, defaults=MappingProxyType(dict(d)))
+                  web=web, tiktok=tiktok, notify=notify, upload=upload, defaults=MappingProxyType(dict(d)))
 
 
 def read_config(path: Path, environ: Mapping[str, str] = os.environ) -> Config:

@@ -28,7 +28,7 @@ from .publisher import Hooks, Publisher
 from .record import InstanceLock, PublishRecord, RecordStore, file_identity
 from .scheduler import Scheduler
 from .tasks import ACTIVE, EDITABLE, State, Task, TaskBoard
-from .validate import validate_pair
+from .validate import at_verdict, validate_pair
 
 __all__ = ["Service"]
 
@@ -48,6 +48,7 @@ class Service:
                  serve_web: bool = True, config_path: Path | None = None) -> None:
         from .schedule import CronQueues
         from .tiktok.client import TikTokClient
+        from .tiktok.ratecap import Pacer
 
         self.config = config
         self.config_path = config_path                # re-read on SIGHUP (None: nothing to re-read)
@@ -62,7 +63,9 @@ class Service:
         self.client = TikTokClient(client_key=tk.client_key, client_secret=tk.client_secret,
                                    redirect_uri=tk.redirect_uri, scopes=list(tk.scopes), api_base=tk.api_base,
                                    authorize_url=tk.authorize_url, limits=tk.limits, clock=self.clock,
-                                   transport=transport, chunk_deadline=_test_chunk_deadline(), audited=tk.audited)
+                                   transport=transport, chunk_deadline=_test_chunk_deadline(),
+                                   pacer=Pacer(config.upload.max_rate, self.clock) if config.upload.max_rate else None,
+                                   audited=tk.audited)
         self.queues = CronQueues()
         self.published: dict[str, datetime] = {}      # content key -> when (this process only)
         self.probe_cache: dict = {}
@@ -135,11 +138,8 @@ class Service:
         except RecordError as exc:
             self._record_failed(str(exc))
         if not self.inbox.exists():
-            try:
-                self.inbox.mkdir(parents=True)
-                log.info("created the inbox %s", self.inbox)
-            except OSError as exc:
-                log.error("the inbox %s does not exist and cannot be created: %s", self.inbox, exc.strerror)
+            # Never created here: under an unmounted share that would write onto the local disk.
+            log.error("inbox %s does not exist; is the share mounted?", self.inbox)
         if self.notifier is not None:
             self.notifier.start()
         self.watcher.start()  # the initial scan reports every pair before this returns
@@ -153,8 +153,8 @@ class Service:
             self.web_server = WebServer(app, self.config.web.host, self.config.web.port)
             self.web_server.start()
         self._started = True
-        log.info("ralph-watch is running: inbox %s, page %s, watching with %s", self.inbox, self.page_url,
-                 self.watcher.status().get("mode"))
+        log.info("ralph-watch is running: inbox %s, page %s, watching with %s, time zone %s", self.inbox,
+                 self.page_url, self.watcher.status().get("mode"), self.config.timezone)
 
     def run_forever(self) -> None:
         """start(), then wait for SIGINT/SIGTERM (or stop()), then shut down cleanly."""
@@ -420,11 +420,11 @@ class Service:
         else:
             self.queues.release(key, now=self.clock.now())
             due = sc.at or now
-            if sc.at is not None and now - sc.at > self.scheduler.grace:
+            verdict, sentence = (None, "") if sc.at is None else at_verdict(
+                sc.at, sc.at_text or "", now=now, grace=self.scheduler.grace)
+            if verdict == "missed":
                 self._set(task, S.MISSED, due=due, **{k: v for k, v in values.items() if k != "error"},
-                          error=f"`at: {sc.at_text}` is more than "
-                                f"{self.scheduler.grace.total_seconds() / 3600:g} h in the past. Edit `at:` to a "
-                                "future time, or press Retry to publish it now.")
+                          error=sentence)
                 return
         self._set(task, S.SCHEDULED, due=due, **values)
 
@@ -487,7 +487,8 @@ class Service:
                 if self.queues.slot_of(task.key) is not None:
                     self.queues.release(task.key, now=self.clock.now())
         err = f": {task.error}" if task.error else ""
-        log.info("task %s %s: %s -> %s%s", task.id, task.video or task.sidecar or task.key,
+        level = logging.WARNING if task.state in (S.INVALID, S.MISSED, S.FAILED) else logging.INFO
+        log.log(level, "task %s %s: %s -> %s%s", task.id, task.video or task.sidecar or task.key,
                  old.value if old else "new", task.state.value, err.replace("\n", " / "))
         try:
             if task.state in PROBLEM_STATES and task.error:
@@ -703,7 +704,23 @@ class Service:
                                       now=self.clock.now()))
         except Exception:
             log.exception("quota warnings")
+        out.extend(self._slow_upload_warnings())
         return out
+
+    def _slow_upload_warnings(self, shown: int = 5) -> list[str]:
+        """Pairs that upload.max_rate makes too slow for TikTok's upload link, before they start."""
+        rate = self.config.upload.max_rate
+        if not rate:
+            return []
+        from .tiktok.ratecap import too_slow
+
+        lifetime = self.config.tiktok.limits.upload_url_seconds
+        slow = [f"{t.video}: {sentence}" for t in self.board.select(
+                    lambda t: t.state in (S.SCHEDULED, S.NEEDS_LOGIN) and t.identity is not None)
+                if (sentence := too_slow(t.identity.size, rate, lifetime=lifetime))]
+        if len(slow) > shown:
+            slow = [*slow[:shown], f"and {len(slow) - shown} more videos too large for upload.max_rate"]
+        return slow
 
     def watch_status(self) -> dict:
         return self.watcher.status()

@@ -113,8 +113,8 @@ def test_check_refuses_non_private_pairs_when_tiktok_audited_is_false(capsys, tm
 def test_check_notes_ignored_draft_keys_and_a_non_public_cover_without_failing(capsys, tmp_path):
     inbox = tmp_path / "inbox"
     pair(inbox, "d", 'title: "c"\nmode: draft\nprivacy: public\nallow_comments: true\n')
-    pair(inbox, "c", 'title: "c"\nprivacy: friends\ncover_ms: 1200\n')
+    pair(inbox, "c", 'title: "c"\nprivacy: friends\ncover_ms: 500\n')
     code, out, _ = run(capsys, "check", str(inbox))
     assert code == 0
-    assert "d.yaml: note: TikTok ignores privacy, allow_comments for an inbox draft" in out
-    assert "c.yaml: note: TikTok is reported to use cover_ms only for public posts" in out
+    assert "d.yaml: warning: TikTok ignores privacy, allow_comments for an inbox draft" in out
+    assert "c.yaml: warning: TikTok is reported to use cover_ms only for public posts" in out
