@@ -337,6 +337,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 _check_timing(result.sidecar, str(_shown(root, target, sidecars[0])), config, now, problems,
                               warnings)
                 _check_upload_time(result.identity.size, shown["video"][0], config, warnings)
+                _check_plan(result.sidecar, str(_shown(root, target, sidecars[0])), config, problems, warnings)
             if result is not None and result.sidecar.cron:
                 crons.setdefault(result.sidecar.cron, []).append(str(base))
     for w in warnings:
@@ -408,6 +409,16 @@ def _check_timing(sc: Any, shown: str, config: Any, now: Any, problems: list[Sid
         return
     item = SidecarProblem(shown, sentence, sc.lines.get("at"), "at")
     (problems if verdict == "missed" else warnings).append(item)
+
+
+def _check_plan(sc: Any, shown: str, config: Any, problems: list[SidecarProblem],
+                warnings: list[SidecarProblem]) -> None:
+    """What TikTok will refuse (an unaudited app: the service refuses it too) or ignore (postplan)."""
+    from .postplan import audit_refusal, sidecar_notes
+    refusal = audit_refusal(mode=sc.mode, privacy=sc.privacy, audited=config.tiktok.audited)
+    if refusal:
+        problems.append(SidecarProblem(shown, refusal, sc.lines.get("privacy"), "privacy"))
+    warnings.extend(SidecarProblem(shown, note) for note in sidecar_notes(sc, sc.lines))
 
 
 def _check_upload_time(size: int, shown: str, config: Any, warnings: list[SidecarProblem]) -> None:

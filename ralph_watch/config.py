@@ -37,6 +37,7 @@ __all__ = [
     "default_config",
     "machine_timezone",
     "NOTIFY_EVENTS",
+    "OPTIONAL_NOTIFY_EVENTS",
     "WATCH_MODES",
     "CONFIG_MAX_BYTES",
 ]
@@ -44,6 +45,8 @@ __all__ = [
 CONFIG_MAX_BYTES: Final = 1024 * 1024
 WATCH_MODES: Final = ("auto", "events", "polling")
 NOTIFY_EVENTS: Final = ("published", "failed", "invalid", "missed", "needs_login", "mount_lost")
+# Events sent only when notify.events lists them (not in the default list above).
+OPTIONAL_NOTIFY_EVENTS: Final = ("in_inbox",)
 DEFAULT_SCOPES: Final = ("user.info.basic", "video.publish", "video.upload")
 # Keys whose values are never shown in a message (Apprise URLs carry bot tokens and passwords).
 SECRET_KEYS: Final = frozenset({"tiktok.client_secret", "web.password", "notify.urls"})
@@ -82,6 +85,7 @@ class TikTokConfig:
     api_base: str = "https://open.tiktokapis.com"
     authorize_url: str = "https://www.tiktok.com/v2/auth/authorize/"
     limits: Limits = field(default_factory=Limits)
+    audited: bool | None = None       # has the app passed TikTok's audit? None: unknown
 
 
 @dataclass(frozen=True)
@@ -299,6 +303,11 @@ class _Reader:
         return check
 
 
+def _null_or(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    """`key:` left empty (null) means "not set"; anything else goes through `check`."""
+    return lambda key, value: None if value is None else check(key, value)
+
+
 def _rate(_key: str, value: Any) -> float | None:
     if value is None:
         return None
@@ -498,8 +507,10 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
             for message in limit_problems:
                 key, _, rest = message.partition(": ")
                 problems.add(key, rest)
+    audited = tr.get("audited", None, _null_or(tr.boolean()))
     tiktok = TikTokConfig(client_key=client_key, client_secret=client_secret, redirect_uri=redirect_uri,
-                          scopes=scopes, api_base=api_base, authorize_url=authorize_url, limits=limits)
+                          scopes=scopes, api_base=api_base, authorize_url=authorize_url, limits=limits,
+                          audited=audited)
 
     # notify
     n = _section(raw, "notify", problems)
@@ -507,11 +518,12 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
     nr = _Reader(n, "notify.", problems, substituted)
     urls = nr.get("urls", (), nr.text_list())
     events = nr.get("events", NOTIFY_EVENTS, nr.text_list())
-    bad_events = [e for e in events if e not in NOTIFY_EVENTS]
+    known_events = NOTIFY_EVENTS + OPTIONAL_NOTIFY_EVENTS
+    bad_events = [e for e in events if e not in known_events]
     if bad_events:
         problems.add("notify.events", f"unknown event {', '.join(bad_events)}; "
-                                      f"events are {', '.join(NOTIFY_EVENTS)}")
-        events = tuple(e for e in events if e in NOTIFY_EVENTS)
+                                      f"events are {', '.join(known_events)}")
+        events = tuple(e for e in events if e in known_events)
     notify = NotifyConfig(urls=urls, events=events,
                           include_title=nr.get("include_title", False, nr.boolean()))
 

@@ -40,7 +40,7 @@ PROBLEM_STATES = (S.INVALID, S.FAILED, S.MISSED)
 LIVE_KEYS = ("schedule", "notify", "defaults")
 RESTART_KEYS = ("inbox", "state_dir", "timezone", "watch", "web", "tiktok")
 NOTIFY_STATES = {S.PUBLISHED: "published", S.FAILED: "failed", S.INVALID: "invalid", S.MISSED: "missed",
-                 S.NEEDS_LOGIN: "needs_login"}
+                 S.NEEDS_LOGIN: "needs_login", S.IN_INBOX: "in_inbox"}
 
 
 class Service:
@@ -64,7 +64,8 @@ class Service:
                                    redirect_uri=tk.redirect_uri, scopes=list(tk.scopes), api_base=tk.api_base,
                                    authorize_url=tk.authorize_url, limits=tk.limits, clock=self.clock,
                                    transport=transport, chunk_deadline=_test_chunk_deadline(),
-                                   pacer=Pacer(config.upload.max_rate, self.clock) if config.upload.max_rate else None)
+                                   pacer=Pacer(config.upload.max_rate, self.clock) if config.upload.max_rate else None,
+                                   audited=tk.audited)
         self.queues = CronQueues()
         self.published: dict[str, datetime] = {}      # content key -> when (this process only)
         self.probe_cache: dict = {}

@@ -241,7 +241,7 @@ class TikTokClient:
                  sleep: Callable[[float], None] | None = None,
                  chunk_attempts: int = 5, retry_backoff: float = 1.0,
                  chunk_deadline: float | None = None, api_deadline: float = API_DEADLINE,
-                 pacer: Pacer | None = None) -> None:
+                 pacer: Pacer | None = None, audited: bool | None = None) -> None:
         self._client_key = client_key
         self._client_secret = _Secret(client_secret)
         register_secret(client_secret)
@@ -266,6 +266,9 @@ class TikTokClient:
         self._refresh_lock = threading.Lock()
         self._tokens: _Tokens | None = None
         self._account: Account | None = None
+        # Has the app passed TikTok's audit? config tiktok.audited; None = unknown. TikTok's first
+        # unaudited_client_can_only_post_to_private_accounts answer makes it False for this run.
+        self.audited: bool | None = audited
 
     def __repr__(self) -> str:
         who = self._account.open_id if self._account else "logged out"
@@ -548,6 +551,11 @@ class TikTokClient:
     def creator_info(self) -> CreatorInfo:
         self._limit("creator_info")
         data, log_id = self._call("POST", CREATOR_INFO_PATH, body={}, kind="creator_info")
+        if data.get("creator_can_post") is False:
+            # Undocumented field, reported in some answers: the guidelines say stop and try later.
+            rule = LOCAL_ERRORS["creator_cannot_post"]
+            raise TikTokError("creator_cannot_post", action=rule.action, hint=rule.hint, log_id=log_id,
+                              retry_after=self.limits.window_seconds)
         return CreatorInfo(
             nickname=str(data.get("creator_nickname") or ""),
             username=str(data.get("creator_username") or ""),
@@ -585,6 +593,10 @@ class TikTokClient:
                 self.limiter.daily_posts.saturate()
             elif exc.code == "spam_risk_too_many_pending_share":
                 self.limiter.pending_drafts.saturate()
+            elif exc.code == "unaudited_client_can_only_post_to_private_accounts" and self.audited is not False:
+                log.warning("TikTok says this app is unaudited: from now on only private posts to a private "
+                            "account are sent directly")
+                self.audited = False
             raise
         publish_id, upload_url = data.get("publish_id"), data.get("upload_url")
         if not publish_id or not upload_url:

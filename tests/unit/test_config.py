@@ -188,7 +188,7 @@ class TestProblems:
                          + ", ".join(sorted(Limits.__dataclass_fields__)), id="limits-unknown"),
             pytest.param("notify:\n  events: [published, exploded]\n",
                          "config.yaml:2: notify.events: unknown event exploded; events are published, failed, invalid, "
-                         "missed, needs_login, mount_lost", id="notify-event"),
+                         "missed, needs_login, mount_lost, in_inbox", id="notify-event"),
             pytest.param("notify:\n  include_title: yes\n",
                          'config.yaml:2: notify.include_title: "yes" is not true or false here: ralph-watch reads '
                          "YAML 1.2, where yes/no/on/off are plain words; write include_title: true", id="norway"),
