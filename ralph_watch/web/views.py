@@ -16,7 +16,7 @@ from ..tasks import State, Task
 __all__ = ["PAGE_SIZE", "TaskRow", "task_row", "task_json", "task_kind", "actions_for", "action_label",
            "local_time", "relative", "post_url", "account_view", "health_view", "quota_view", "banners",
            "mentions_unaudited", "privacy_blocks", "PRIVACY_LABELS", "MUSIC_USAGE_URL", "ATTENTION",
-           "ORDERS", "megabytes", "duration_text"]
+           "ORDERS", "megabytes", "size_text", "duration_text"]
 
 PAGE_SIZE = 100
 MUSIC_USAGE_URL = "https://www.tiktok.com/legal/page/global/music-usage-confirmation/en"
@@ -79,6 +79,11 @@ def action_label(action: str, name: str) -> tuple[str, str]:
 def megabytes(n: int | float) -> str:
     """Decimal megabytes with one decimal, as upload tools and TikTok show them: '12.3'."""
     return f"{n / 1_000_000:.1f}"
+
+
+def size_text(n: int) -> str:
+    """'12.3 MB', or '24 KB' below a megabyte (a short clip would read '0.0 MB')."""
+    return f"{megabytes(n)} MB" if n >= 1_000_000 else f"{max(1, round(n / 1000))} KB"
 
 
 def duration_text(seconds: float | None) -> str:
@@ -144,7 +149,7 @@ def _facts(task: Task) -> str:
         parts.append(f"{info.width}×{info.height}")
     size = _size(task)
     if size is not None:
-        parts.append(f"{megabytes(size)} MB")
+        parts.append(size_text(size))
     return " · ".join(p for p in parts if p)
 
 
