@@ -505,8 +505,6 @@ class Service:
 
     # -- hooks ---------------------------------------------------------------------------------
     def _on_transition(self, task: Task, old: State | None, note: str) -> None:
-        if old is not None and task.state is not S.PUBLISHED:
-            self._end_claim(task)
         if task.cron_key and task.state in (S.PUBLISHED, S.FAILED, S.CANCELLED, S.INVALID, S.WAITING, S.MISSED):
             with self._lock:  # the slot is free again (a passed one is never handed out twice)
                 if self.queues.slot_of(task.key) is not None:
@@ -527,6 +525,8 @@ class Service:
         if event and self.notifier is not None and old is not task.state:
             self.notifier.send(event, video=task.video or task.key, state=task.state.value,
                                message=task.error or "", title=task.title, task_id=task.id)
+        if old is not None and task.state is not S.PUBLISHED:
+            self._end_claim(task)  # last: copies checked again come after this transition
 
     def _mark_published(self, content_key: str, when: datetime) -> None:
         with self._lock:

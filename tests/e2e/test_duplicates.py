@@ -79,6 +79,26 @@ class TestCopiesAtOnce:
         wait_until(lambda: refused_records(svc.state_dir), 10, "the refused copy's record")
         assert not (svc.state_dir / "published.json").exists(), "remember_days 0: nothing else on disk"
 
+    def test_when_the_first_copy_fails_at_tiktok_the_refused_copy_goes_out(self, make_service, emulator):
+        svc = make_service(limits=FAST_LIMITS, settle=0.2).start()
+        svc.login()
+        emulator.inject("upload", delay=2)      # the first copy is still uploading when the second is due
+        emulator.fail_next("picture_size_check_failed")   # ... and TikTok then fails it: nothing posted
+        src = staged(svc)
+        digest = sha256(src)
+        drop(svc, src, "one")
+        drop(svc, src, "two")
+
+        def settled():
+            states = {t["video"]: t["state"] for t in svc.tasks() if t["video"] in ("one.mp4", "two.mp4")}
+            return states if sorted(states.values()) == ["failed", "published"] else None
+        states = wait_until(settled, 60, "the first copy failed and the other published")
+        assert [p["sha256"] for p in complete_posts(emulator)] == [digest]
+        [failed] = [v for v, s in states.items() if s == "failed"]
+        assert (svc.inbox / failed).exists(), "a failed pair keeps its files"
+        assert "which is being published now" in svc.log_text(), "the copy was refused while the first was in flight"
+        assert refused_records(svc.state_dir) == [], "the copy that went out was refused only for a while"
+
 
 class TestRefusalOutlastsARestart:
     def test_a_refused_copy_stays_refused_after_a_restart_until_its_file_is_replaced(self, make_service, emulator):
