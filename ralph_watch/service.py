@@ -455,7 +455,7 @@ class Service:
             self.board.detach_key(task.id)
             task = None
         if task is None:
-            task = self.board.create(key, note="found")
+            task = self.board.create(key, note="found", video=rel)   # named on the page; Cancel removes the link
         if task.state in EDITABLE and not task.settle:
             self._set(task, S.INVALID, error=f"{shown_name(rel)} is a symbolic link: symlinks are not followed, so "
                                              "nothing in it is published. Move the real folder (or file) into the "
