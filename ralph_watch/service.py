@@ -476,8 +476,8 @@ class Service:
             what.append(f"privacy {PRIVACY_LABELS.get(task.privacy, task.privacy)}")
         if sc is not None and getattr(sc, "cover_ms", 0):
             what.append(f"cover at {sc.cover_ms} ms")
-        note = (f"{shown_name(side.rel)} was edited after the upload had started: the edit was not applied; the post "
-                f"went out with {', '.join(what)}")
+        note = (f"the sidecar {shown_name(side.rel)} was edited after the upload had started: the edit was not "
+                f"applied; the post went out with {', '.join(what)}")
         if note not in task.notes:
             log.warning("%s", note)
             self.board.update(task.id, notes=[*task.notes, note])

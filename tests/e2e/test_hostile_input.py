@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.faults import inits
+from tests.support.faults import complete_posts, drop_pair, inits, wait_faults_applied
 from tests.support.videos import not_a_video, small_mp4, sparse_file, truncated_copy
 from tests.support.wait import wait_file, wait_until
 
@@ -219,3 +219,20 @@ class TestFeedbackForRefusedEntries:
             return waiting
         for t in wait_until(hinted, 60, "both waiting tasks to carry the Unicode hint"):
             assert "rename one" in t["error"]
+
+    def test_a_sidecar_edit_during_the_upload_is_reported_as_not_applied(self, make_service, emulator):
+        svc = make_service(settle=0.2).start()
+        svc.login()
+        emulator.inject("upload", delay=3)
+        video, sidecar, _ = drop_pair(svc.inbox, "late", title="the old title")
+        wait_faults_applied(emulator, 1)   # the upload is under way
+        sidecar.write_text("title: the new title\nprivacy: public\n", encoding="utf-8")
+        def published():
+            t = by_video(svc).get("late.mp4") or {}
+            assert t.get("state") == "published", t
+            return t
+        wait_until(published, 90, "late.mp4 published")
+        assert [p["post_info"]["title"] for p in complete_posts(emulator)] == ["the old title"]
+        page = svc.http.get("/").text
+        assert "The sidecar late.yaml was edited after the upload had started" in page, "the page says so"
+        assert "the edit was not applied" in page and "the old title" in page and "privacy private" in page
