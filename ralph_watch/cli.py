@@ -345,9 +345,8 @@ def cmd_new(args: argparse.Namespace) -> int:
     if others and not args.force:
         print(f"ralph-watch new: {others[0]} exists; use --force to overwrite it", file=sys.stderr)
         return 1
-    tmp = target.with_name("." + target.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    from .pairfiles import replace_file
+    replace_file(target.parent, target.name, text.encode("utf-8"))   # no symlink at a temp name is followed
     print(f"wrote {target}")
     return 0
 

@@ -25,7 +25,7 @@ from typing import Iterator
 from .inbox import shown_name
 
 __all__ = ["error_file", "write_error_file", "remove_error_file", "delete_files", "resolve", "open_regular",
-           "open_in_inbox", "inbox_dir", "NotRegularFile", "ERROR_FILE_MAX_BYTES"]
+           "open_in_inbox", "inbox_dir", "open_inbox_dir", "replace_file", "NotRegularFile", "ERROR_FILE_MAX_BYTES"]
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +82,27 @@ def _open_folder(name: str, dir_fd: int | None) -> int:
     return os.open(name, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC, dir_fd=dir_fd)
 
 
-@contextmanager
-def inbox_dir(inbox: Path, folder: str) -> Iterator[int]:
-    """A descriptor of an inbox folder ("" is the inbox), reached without following a symlink.
-
-    The inbox itself may be a symlink the admin configured; nothing below it is followed.
-    """
+def open_inbox_dir(inbox: Path, folder: str) -> int:
+    """A descriptor of an inbox folder ("" is the inbox), reached without following a symlink
+    (ELOOP). The caller closes it. The inbox itself may be a symlink the admin configured;
+    nothing below it is followed."""
     fd = os.open(inbox, os.O_RDONLY | _DIRECTORY | _CLOEXEC)
     try:
         for part in (_parts(folder) if folder else ()):
             sub = _open_folder(part, fd)
             os.close(fd)
             fd = sub
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextmanager
+def inbox_dir(inbox: Path, folder: str) -> Iterator[int]:
+    """`open_inbox_dir` as a context manager."""
+    fd = open_inbox_dir(inbox, folder)
+    try:
         yield fd
     finally:
         os.close(fd)
@@ -182,6 +191,13 @@ def _replace(dfd: int, name: str, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def replace_file(folder: Path, name: str, data: bytes) -> None:
+    """Write `data` as `folder/name` atomically without following any symlink planted at a
+    temp name (`ralph-watch new` writes sidecars with it). OSError on failure."""
+    with inbox_dir(folder, "") as dfd:
+        _replace(dfd, name, data)
 
 
 def remove_error_file(inbox: Path, key: str) -> None:

@@ -19,8 +19,9 @@ import os
 import stat
 import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Final
+from typing import Callable, Final, Iterator
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers.api import BaseObserver
@@ -28,6 +29,7 @@ from watchdog.observers.inotify import InotifyFullEmitter
 from watchdog.observers.inotify_c import InotifyFD
 
 from .clock import Clock
+from .pairfiles import open_inbox_dir
 from .inbox import (
     Entry,
     PairSnapshot,
@@ -169,6 +171,24 @@ class _Handler(FileSystemEventHandler):
                            os.fsdecode(event.dest_path or ""), event.is_directory)
         except Exception:  # noqa: BLE001 - the dispatcher thread must survive anything
             log.exception("inbox event handler failed for %r (the next rescan covers it)", event)
+
+
+@contextmanager
+def _scandir_nofollow(inbox: Path, folder: str, path: str) -> Iterator[Iterator[os.DirEntry[str]]]:
+    """`os.scandir` of an inbox folder reached by descriptor, each step with O_NOFOLLOW: a
+    subfolder swapped for a symlink since the last listing is not read through (it is gone;
+    its parent's next listing shows the link)."""
+    try:
+        dfd = open_inbox_dir(inbox, folder)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotADirectoryError(errno.ENOTDIR, "a symbolic link, not a folder", path) from None
+        raise
+    try:
+        with os.scandir(dfd) as it:
+            yield it
+    finally:
+        os.close(dfd)
 
 
 def _parent(rel: str) -> str:
@@ -519,7 +539,7 @@ class Watcher:
         """One folder's entries (lstat: symlinks are never followed, files never opened)."""
         path = os.path.join(self._root, folder) if folder else self._root
         out: dict[str, Entry] = {}
-        with os.scandir(path) as it:
+        with _scandir_nofollow(self._inbox, folder, path) as it:
             for de in it:
                 try:
                     st = de.stat(follow_symlinks=False)

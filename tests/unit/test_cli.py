@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -233,6 +234,16 @@ class TestNew:
                                                                     "own_brand")
         assert sc.allow_comments and sc.allow_duet and sc.allow_stitch and sc.ai_generated
         assert run(capsys, "check", "inbox")[0] == 0
+
+    def test_a_symlink_planted_at_the_old_temp_name_is_not_followed(self, capsys, tmp_path):
+        victim = tmp_path / "victim"
+        victim.write_text("precious\n")
+        vid(tmp_path / "inbox", "clip.mp4")
+        os.symlink(victim, tmp_path / "inbox" / ".clip.yaml.tmp")
+        code, out, _ = run(capsys, "new", "inbox/clip.mp4", "--title", "hi", "--privacy", "public")
+        assert code == 0 and out.strip() == "wrote inbox/clip.yaml"
+        assert victim.read_text() == "precious\n", "new wrote through a planted symlink"
+        assert 'title: "hi"' in (tmp_path / "inbox" / "clip.yaml").read_text()
 
     def test_it_writes_a_draft_without_privacy(self, capsys, tmp_path):
         vid(tmp_path, "d.mp4")

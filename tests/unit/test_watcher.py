@@ -562,3 +562,24 @@ class TestHeartbeat:
         wait_until(lambda: w.heartbeat_ages()["worker"] is not None, 10, "the worker beat once")
         clock.advance(100)
         wait_until(lambda: w.heartbeat_ages()["worker"] < 100, 15, "an idle worker beats within its heartbeat period")
+
+
+class TestSymlinkedFolders:
+    @pytest.mark.parametrize("mode", ["events", "polling"])
+    def test_a_folder_swapped_for_a_symlink_is_never_listed_through(self, inbox: Path, tmp_path: Path,
+                                                                    make_watcher, mode: str) -> None:
+        outside = tmp_path / "outside"
+        write_pair(outside, "secret")
+        write_pair(inbox / "sub", "clip")
+        w, rec = make_watcher(inbox, mode=mode)
+        wait_until(lambda: rec.get("sub/clip") is not None, 10, "the real subfolder's pair")
+        (inbox / "sub").rename(tmp_path / "moved-away")
+        os.symlink(outside, inbox / "sub")
+        w.rescan_now("test")
+        wait_until(lambda: (s := rec.get("sub")) is not None and len(s.links) == 1, 10,
+                   "the symlink reported as a link")
+        wait_until(lambda: (s := rec.get("sub/clip")) is not None and not s.videos and not s.sidecars, 10,
+                   "the old pair gone")
+        with rec.lock:
+            seen = {s.key for call in rec.calls for s in call}
+        assert "sub/secret" not in seen, "a folder behind a symlink was listed"
