@@ -419,8 +419,9 @@ class Service:
         sc = result.sidecar
         seen = self.published.get(result.identity.content_key)
         if seen is not None and key not in self._force_now:
-            self._set(task, S.INVALID, error=f"{show(video.rel)} was already published at {self._describe(seen)} (the same "
-                                             "video content). ralph-watch does not publish a video twice; delete it.")
+            self._set(task, S.INVALID, error=f"{show(video.rel)} was already published at {self._describe(seen)} "
+                                             "(the same video content). ralph-watch does not publish a video twice; "
+                                             "delete it.")
             return
         now = self.clock.now()
         values = dict(title=sc.title, privacy=sc.privacy if sc.mode == "direct" else None, mode=sc.mode,
@@ -457,9 +458,9 @@ class Service:
         if task is None:
             task = self.board.create(key, note="found", video=rel)   # named on the page; Cancel removes the link
         if task.state in EDITABLE and not task.settle:
-            self._set(task, S.INVALID, error=f"{shown_name(rel)} is a symbolic link: symlinks are not followed, so "
-                                             "nothing in it is published. Move the real folder (or file) into the "
-                                             "inbox.")
+            self._set(task, S.INVALID, video=rel, sidecar=None,
+                      error=f"{shown_name(rel)} is a symbolic link: symlinks are not followed, so nothing in it is "
+                            "published. Move the real folder (or file) into the inbox.")
 
     def _note_late_edit(self, task: Task, side: Any) -> None:
         """A sidecar edited after TikTok got the post's details: say that the edit was not applied

@@ -213,6 +213,22 @@ TITLES = {
 }
 
 
+class TestDemoSample:
+    def test_the_sample_replaces_symlinks_at_its_names_instead_of_writing_through_them(self, tmp_path):
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        for name in ("video-victim", "yaml-victim"):
+            (tmp_path / name).write_text("precious\n")
+        os.symlink(tmp_path / "video-victim", inbox / "sample.mp4")
+        os.symlink(tmp_path / "yaml-victim", inbox / "sample.yaml")
+        cli.write_sample(inbox)
+        assert (tmp_path / "video-victim").read_text() == "precious\n"
+        assert (tmp_path / "yaml-victim").read_text() == "precious\n"
+        assert not (inbox / "sample.mp4").is_symlink() and (inbox / "sample.mp4").stat().st_size > 1000
+        assert "privacy: public" in (inbox / "sample.yaml").read_text()
+        assert sorted(p.name for p in inbox.iterdir()) == ["sample.mp4", "sample.yaml"], "no staging left behind"
+
+
 class TestNew:
     @pytest.mark.parametrize("title", TITLES.values(), ids=TITLES.keys())
     def test_it_quotes_titles_safely(self, capsys, tmp_path, title):
