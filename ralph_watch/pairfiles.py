@@ -62,9 +62,15 @@ def _parts(rel: str) -> tuple[str, ...]:
 def open_regular(name: str | Path, *, dir_fd: int | None = None) -> int:
     """Open a regular file for reading: no symlink followed (ELOOP), nothing else opened.
 
-    The open does not block (a FIFO would wait for a writer forever); `fstat` then refuses
-    anything that is not a regular file with `NotRegularFile`.
+    An `lstat` first keeps FIFOs and devices from being opened at all (opening some devices
+    acts); if the name is swapped in between, the open does not block (a FIFO would wait for a
+    writer forever) and `fstat` refuses anything that is not a regular file with `NotRegularFile`.
     """
+    first = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    if stat.S_ISLNK(first.st_mode):
+        raise OSError(errno.ELOOP, "a symbolic link (never followed)", str(name))
+    if not stat.S_ISREG(first.st_mode):
+        raise NotRegularFile(str(name), first.st_mode)
     fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC, dir_fd=dir_fd)
     try:
         st = os.fstat(fd)
