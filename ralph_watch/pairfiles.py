@@ -154,6 +154,7 @@ def write_error_file(inbox: Path, key: str, *, video: str | None, state: str, me
         "disappears by itself. Nothing was deleted.\n"
         f"\n-- {when.isoformat(timespec='seconds')}\n"
     )
+    data = text.encode("utf-8", "backslashreplace")
     folder, name = _split(key + ".error.txt")
     try:
         with inbox_dir(inbox, folder) as dfd:
@@ -163,8 +164,8 @@ def write_error_file(inbox: Path, key: str, *, video: str | None, state: str, me
                 pass
             except OSError as exc:
                 if exc.errno in (errno.ELOOP, errno.EINVAL) or isinstance(exc, NotRegularFile):
-                    log.warning("not writing %s: %s is there already and is not a plain file", shown_name(key),
-                                shown_name(name))
+                    log.warning("not writing the error file of %s: %s is there and is not a regular file (it "
+                                "is left as it is)", shown_name(key), shown_name(name))
                     return
                 raise
             else:
@@ -172,9 +173,9 @@ def write_error_file(inbox: Path, key: str, *, video: str | None, state: str, me
                     old = _read_capped(fd, ERROR_FILE_MAX_BYTES)
                 finally:
                     os.close(fd)
-                if old.decode("utf-8", "replace").split("\n-- ")[0] == text.split("\n-- ")[0]:
+                if old.split(b"\n-- ")[0] == data.split(b"\n-- ")[0]:
                     return  # same message: don't rewrite (sync clients would upload it again)
-            _replace(dfd, name, text.encode("utf-8", "backslashreplace"))
+            _replace(dfd, name, data)
     except OSError as exc:
         log.warning("cannot write %s: %s", shown_name(key + ".error.txt"), exc.strerror)
 

@@ -83,6 +83,16 @@ class TestNoSymlinkFollowed:
         assert sorted(p.name for p in inbox.iterdir()) == ["x.error.txt"]
 
 
+    def test_the_same_message_is_not_rewritten(self, world) -> None:
+        inbox, _ = world
+        write(inbox, "x", "same")
+        first = (inbox / "x.error.txt").stat()
+        write_error_file(inbox, "x", video="x.mp4", state="invalid", message="same",
+                         when=WHEN.replace(hour=13))   # only the time differs
+        again = (inbox / "x.error.txt").stat()
+        assert (again.st_ino, again.st_mtime_ns) == (first.st_ino, first.st_mtime_ns), "sync clients re-upload it"
+
+
 class TestOnlyRegularFilesAreOpened:
     def test_a_fifo_at_the_error_file_name_does_not_block_and_is_left_alone(self, world) -> None:
         inbox, _ = world
