@@ -22,14 +22,15 @@ from typing import Any
 
 from .clock import Clock, SystemClock
 from .config import Config
+from .dedupe import IN_FLIGHT, Guard, Refusal, Remembered, keeps_claim, prune, split_key
 from .errors import ConfigError, RecordError, TikTokError
 from .inbox import is_utf8_name, shown_name
 from .pairfiles import delete_files, remove_error_file, write_error_file
 from .publisher import Hooks, Publisher
-from .record import InstanceLock, PublishRecord, RecordStore, file_identity
+from .record import Identity, InstanceLock, PublishedFile, PublishRecord, RecordStore, RefusedRecord, file_identity
 from .scheduler import Scheduler
 from .tasks import ACTIVE, EDITABLE, State, Task, TaskBoard
-from .validate import validate_pair
+from .validate import at_verdict, validate_pair
 
 __all__ = ["Service"]
 
@@ -40,11 +41,12 @@ PROBLEM_STATES = (S.INVALID, S.FAILED, S.MISSED)
 # What SIGHUP applies live, and what needs a restart (sockets, folders, the TikTok client, the page).
 LIVE_KEYS = ("schedule", "notify", "defaults")
 RESTART_KEYS = ("inbox", "state_dir", "timezone", "watch", "web", "tiktok")
+RESTART_KEYS += ("dedupe",)
 # A loop that made no progress for this long is stuck (it beats at least every 5 s, and the
 # scheduler steps at least once a minute); /healthz then answers 503 and says which one.
 HEARTBEAT_STALE_SECONDS = 180.0
 NOTIFY_STATES = {S.PUBLISHED: "published", S.FAILED: "failed", S.INVALID: "invalid", S.MISSED: "missed",
-                 S.NEEDS_LOGIN: "needs_login"}
+                 S.NEEDS_LOGIN: "needs_login", S.IN_INBOX: "in_inbox"}
 
 
 class Service:
@@ -52,6 +54,7 @@ class Service:
                  serve_web: bool = True, config_path: Path | None = None) -> None:
         from .schedule import CronQueues
         from .tiktok.client import TikTokClient
+        from .tiktok.ratecap import Pacer
 
         self.config = config
         self.config_path = config_path                # re-read on SIGHUP (None: nothing to re-read)
@@ -66,9 +69,14 @@ class Service:
         self.client = TikTokClient(client_key=tk.client_key, client_secret=tk.client_secret,
                                    redirect_uri=tk.redirect_uri, scopes=list(tk.scopes), api_base=tk.api_base,
                                    authorize_url=tk.authorize_url, limits=tk.limits, clock=self.clock,
-                                   transport=transport, chunk_deadline=_test_chunk_deadline())
+                                   transport=transport, chunk_deadline=_test_chunk_deadline(),
+                                   pacer=Pacer(config.upload.max_rate, self.clock) if config.upload.max_rate else None,
+                                   audited=tk.audited)
         self.queues = CronQueues()
-        self.published: dict[str, datetime] = {}      # content key -> when (this process only)
+        self.guard = Guard()                          # content being published / published (dedupe.py)
+        self._refused: dict[str, RefusedRecord] = {}  # pairs refused as duplicates, by pair key
+        self.published_file = PublishedFile(config.state_dir)  # only with dedupe.remember_days
+        self._remembered: list[Remembered] = []
         self.probe_cache: dict = {}
         self._snapshots: dict[str, Any] = {}          # last snapshot per pair key
         self._validated: dict[str, tuple] = {}        # pair key -> file signature last validated
@@ -89,7 +97,7 @@ class Service:
             board=self.board, records=self.records, client=self.client, clock=self.clock, inbox=self.inbox,
             limits=tk.limits, stop=self.stop,
             hooks=Hooks(revalidate=self.revalidate, mark_published=self._mark_published,
-                        record_failed=self._record_failed, wake=self._wake),
+                        record_failed=self._record_failed, wake=self._wake, claim=self._claim),
             lock=self._lock, tz=config.tz)
         self.scheduler = Scheduler(
             board=self.board, clock=self.clock, late_grace=timedelta(minutes=config.schedule.late_grace_minutes),
@@ -137,14 +145,12 @@ class Service:
         try:
             self.records.ensure_dir()
             self._restored = {r.pair: r for r in self.records.load_all()}
+            self._load_guard()
         except RecordError as exc:
             self._record_failed(str(exc))
         if not self.inbox.exists():
-            try:
-                self.inbox.mkdir(parents=True)
-                log.info("created the inbox %s", self.inbox)
-            except OSError as exc:
-                log.error("the inbox %s does not exist and cannot be created: %s", self.inbox, exc.strerror)
+            # Never created here: under an unmounted share that would write onto the local disk.
+            log.error("inbox %s does not exist; is the share mounted?", self.inbox)
         if self.notifier is not None:
             self.notifier.start()
         self.watcher.start()  # the initial scan reports every pair before this returns
@@ -158,8 +164,8 @@ class Service:
             self.web_server = WebServer(app, self.config.web.host, self.config.web.port)
             self.web_server.start()
         self._started = True
-        log.info("ralph-watch is running: inbox %s, page %s, watching with %s", self.inbox, self.page_url,
-                 self.watcher.status().get("mode"))
+        log.info("ralph-watch is running: inbox %s, page %s, watching with %s, time zone %s", self.inbox,
+                 self.page_url, self.watcher.status().get("mode"), self.config.timezone)
 
     def run_forever(self) -> None:
         """start(), then wait for SIGINT/SIGTERM (or stop()), then shut down cleanly."""
@@ -333,6 +339,7 @@ class Service:
                 self.board.remove(task.id)
                 remove_error_file(self.inbox, key)
                 self.records.discard(key)
+                self._pair_gone(key)
             elif task.state is S.PUBLISHED and task.files_kept:
                 self.records.discard(key)
                 self.board.update(task.id, files_kept=False, error=None, followup=None, followup_kind=None)
@@ -377,6 +384,7 @@ class Service:
             if rec is not None and rec.outcome == "published":
                 # A crash between deleting the video and the sidecar: finish that deletion.
                 self._restored.pop(key, None)
+                self._guard_restored(key, rec)
                 self._set(task, S.PUBLISHED, publish_id=rec.publish_id, identity=rec.identity)
                 self.publisher._delete_after_publish(self.board.get(task.id))
                 return
@@ -410,27 +418,27 @@ class Service:
         rec = self._restored.pop(key, None)
         if rec is not None and self._restore(task, rec, video.rel, side.rel):
             return
-        result, found = validate_pair(self.inbox, video=video.rel, sidecar=side.rel, tz=self.config.tz,
-                                      defaults=self.config.defaults, probe_cache=self.probe_cache)
+        result, found = self._validate(key, video.rel, side.rel)
         if result is None:
             self.queues.release(key, now=self.clock.now())
             self._set(task, S.INVALID, error="\n".join(str(p) for p in found), sidecar_data=None)
             return
         sc = result.sidecar
-        seen = self.published.get(result.identity.content_key)
-        if seen is not None and key not in self._force_now:
-            self._set(task, S.INVALID, error=f"{show(video.rel)} was already published at {self._describe(seen)} "
-                                             "(the same video content). ralph-watch does not publish a video twice; "
-                                             "delete it.")
+        refusal = self.guard.is_refused(result.identity.content_key, key)
+        if refusal is not None and key not in self._force_now:
+            self._set(task, S.INVALID, identity=result.identity,
+                      error=self._refuse(key, video.rel, result.identity, refusal))
             return
+        self._lift_refusal(key)
         now = self.clock.now()
         values = dict(title=sc.title, privacy=sc.privacy if sc.mode == "direct" else None, mode=sc.mode,
                       sidecar_data=sc, video_info=result.info, identity=result.identity, retries=0, held=False,
                       cron_key=sc.cron, error=None, progress=None)
-        if key in self._force_now:
+        if key in self._force_now:  # Retry: now, pinned like Publish now (schedule.due_decision)
             self._force_now.discard(key)
             self.queues.release(key, now=self.clock.now())
             due = now
+            values["held"] = True
         elif sc.cron:
             from .schedule import parse_cron
             slot = self.queues.slot_of(key) if task.cron_key == sc.cron else None
@@ -441,11 +449,11 @@ class Service:
         else:
             self.queues.release(key, now=self.clock.now())
             due = sc.at or now
-            if sc.at is not None and now - sc.at > self.scheduler.grace:
+            verdict, sentence = (None, "") if sc.at is None else at_verdict(
+                sc.at, sc.at_text or "", now=now, grace=self.scheduler.grace)
+            if verdict == "missed":
                 self._set(task, S.MISSED, due=due, **{k: v for k, v in values.items() if k != "error"},
-                          error=f"`at: {sc.at_text}` is more than "
-                                f"{self.scheduler.grace.total_seconds() / 3600:g} h in the past. Edit `at:` to a "
-                                "future time, or press Retry to publish it now.")
+                          error=sentence)
                 return
         self._set(task, S.SCHEDULED, due=due, **values)
 
@@ -483,6 +491,17 @@ class Service:
             log.warning("%s", note)
             self.board.update(task.id, notes=[*task.notes, note])
 
+    def _validate(self, key: str, video: str, sidecar: str) -> tuple[Any, list[Any]]:
+        """validate_pair, but a bug in a check makes the pair `invalid` with a sentence, never
+        leaves it `waiting` with only a traceback in the log."""
+        try:
+            return validate_pair(self.inbox, video=video, sidecar=sidecar, tz=self.config.tz,
+                                 defaults=self.config.defaults, probe_cache=self.probe_cache)
+        except Exception as exc:  # noqa: BLE001 - any exception: the pair must still get a state
+            log.exception("checking %s failed", key)
+            return None, [f"ralph-watch hit an unexpected error checking this pair ({type(exc).__name__}); "
+                          "please report it"]
+
     def _restore(self, task: Task, rec: PublishRecord, video: str, sidecar: str) -> bool:
         """A publish record from before a restart: restore its state instead of publishing again."""
         try:
@@ -493,8 +512,8 @@ class Service:
             log.info("%s changed since its publish record was written; treating it as a new video", video)
             self.records.discard(task.key)
             return False
-        result, _ = validate_pair(self.inbox, video=video, sidecar=sidecar, tz=self.config.tz,
-                                  defaults=self.config.defaults, probe_cache=self.probe_cache)
+        self._guard_restored(task.key, rec)
+        result, _ = self._validate(task.key, video, sidecar)
         info = {}
         if result is not None:
             sc = result.sidecar
@@ -527,6 +546,10 @@ class Service:
                 if pair not in self._snapshots:
                     self._restored.pop(pair)
                     self.records.discard(pair)
+            for pair in list(self._refused):
+                if pair not in self._snapshots:
+                    self._pair_gone(pair)
+                    self.records.discard(pair)
 
 
     def _set(self, task: Task, state: State, **values: Any) -> None:
@@ -542,7 +565,8 @@ class Service:
                 if self.queues.slot_of(task.key) is not None:
                     self.queues.release(task.key, now=self.clock.now())
         err = f": {task.error}" if task.error else ""
-        log.info("task %s %s: %s -> %s%s", task.id, shown_name(task.video or task.sidecar or task.key),
+        level = logging.WARNING if task.state in (S.INVALID, S.MISSED, S.FAILED) else logging.INFO
+        log.log(level, "task %s %s: %s -> %s%s", task.id, shown_name(task.video or task.sidecar or task.key),
                  old.value if old else "new", task.state.value, err.replace("\n", " / "))
         try:
             if task.state in PROBLEM_STATES and task.error:
@@ -556,9 +580,14 @@ class Service:
         if event and self.notifier is not None and old is not task.state:
             self.notifier.send(event, video=task.video or task.key, state=task.state.value,
                                message=task.error or "", title=task.title, task_id=task.id)
+        if old is not None and task.state is not S.PUBLISHED:
+            self._end_claim(task)  # last: copies checked again come after this transition
 
     def _mark_published(self, content_key: str, when: datetime) -> None:
-        self.published[content_key] = when
+        with self._lock:
+            self.guard.published(content_key, when)
+            self._remember_published(content_key, when)
+        self._recheck_copies(content_key)
 
     def _record_failed(self, reason: str) -> None:
         log.error("publishing paused: %s", reason)
@@ -622,6 +651,126 @@ class Service:
             return False
         return True
 
+    # -- the duplicate guard (its decisions: dedupe.py) -----------------------------------------
+    def _load_guard(self) -> None:
+        """At start: the refused duplicates' records (their originals went out) and, with
+        `dedupe.remember_days`, the remember file. With 0 days that file is removed."""
+        for ref in self.records.load_refused():
+            self._refused[ref.pair] = ref
+            self.guard.remember(ref.identity.content_key, ref.published)
+        days = self.config.dedupe.remember_days
+        if days <= 0:
+            if self.published_file.remove():
+                log.info("dedupe.remember_days is 0: removed %s", self.published_file.path)
+            return
+        loaded = self.published_file.load()
+        self._remembered = prune(loaded, now=self.clock.now(), days=days)
+        for item in self._remembered:
+            self.guard.remember(item.key, item.published_at)
+        if len(self._remembered) != len(loaded):
+            self._save_remembered()
+
+    def _claim(self, content_key: str, pair: str) -> str | None:
+        """Publisher hook, before the init: None when the pair may publish its content (now
+        claimed), else the sentence that refuses it."""
+        with self._lock:
+            refusal = self.guard.claim(content_key, pair)
+            if refusal is None:
+                return None
+            t = self.board.by_key(pair)
+            return self._refuse(pair, (t.video if t else None) or pair, t.identity if t else None, refusal)
+
+    def _refuse(self, pair: str, video: str, identity: Identity | None, refusal: Refusal) -> str:
+        """The sentence for a refused duplicate. One whose original went out gets a record, so
+        the refusal outlasts a restart for as long as the pair exists."""
+        if refusal.published_at is not None:
+            if identity is not None:
+                self._keep_refused(pair, video, identity, refusal.published_at)
+            return (f"{video} was already published at {self._describe(refusal.published_at)} (the same video "
+                    "content). ralph-watch does not publish a video twice; delete it.")
+        other = self.board.by_key(refusal.holder or "")
+        name = (other.video if other else None) or refusal.holder
+        return (f"{video} has the same video content as {name}, which is being published now. ralph-watch does "
+                "not publish a video twice; delete it.")
+
+    def _keep_refused(self, pair: str, video: str, identity: Identity, when: datetime) -> None:
+        rec = RefusedRecord(pair=pair, video=video, size=identity.size, mtime_ns=identity.mtime_ns,
+                            head_tail=identity.head_tail, published_at=when.isoformat())
+        if self._refused.get(pair) == rec:
+            return
+        try:
+            self.records.put(rec)
+        except RecordError as exc:  # without it a restart would publish the copy: stop publishing
+            self._record_failed(str(exc))
+            return
+        self._refused[pair] = rec
+
+    def _lift_refusal(self, pair: str) -> None:
+        """The pair is no duplicate (any more): a new file replaced the refused one."""
+        if self._refused.pop(pair, None) is not None and self.records.get_refused(pair) is not None:
+            self.records.discard(pair)
+
+    def _pair_gone(self, pair: str) -> None:
+        """Its files are gone (deleted, cancelled): its refusal and any claim go with them."""
+        with self._lock:
+            self._refused.pop(pair, None)
+            key = self.guard.release(pair)
+        if key is not None:
+            self._recheck_copies(key)
+
+    def _guard_restored(self, pair: str, rec: PublishRecord) -> None:
+        """A publish record from before a restart: its content is at TikTok, or went out."""
+        with self._lock:
+            if rec.outcome == "published":
+                self.guard.published(rec.identity.content_key, rec.init_at)
+            elif rec.outcome in ("uploading", "processing", "in_inbox"):
+                self.guard.claim(rec.identity.content_key, pair)
+
+    def _end_claim(self, task: Task) -> None:
+        """After a transition: release the pair's claim if its attempt ended without a post."""
+        with self._lock:
+            if self.guard.claimed_by(task.key) is None:
+                return
+            rec = None if task.state in IN_FLIGHT or task.state is S.CANCELLED else self.records.get(task.key)
+            if keeps_claim(task.state, rec.outcome if rec is not None else None):
+                return
+            key = self.guard.release(task.key)
+        if key is not None:
+            self._recheck_copies(key)
+
+    def _recheck_copies(self, content_key: str) -> None:
+        """Copies refused for this content are checked again: published now, or free again."""
+        copies = self.board.select(lambda t: t.state is S.INVALID and t.identity is not None
+                                   and t.identity.content_key == content_key)
+        for t in copies:
+            try:
+                self.revalidate(t.key)
+            except Exception:
+                log.exception("could not check %s again", t.key)
+
+    def _remember_published(self, content_key: str, when: datetime) -> None:
+        days = self.config.dedupe.remember_days
+        if days <= 0:
+            return
+        size, digest = split_key(content_key)
+        self._remembered = prune([*self._remembered, Remembered(sha256=digest, size=size, published_at=when)],
+                                 now=self.clock.now(), days=days)
+        self._save_remembered()
+
+    def _forget_published(self, content_key: str) -> None:
+        """Retry: the user asks for this content to be published again."""
+        with self._lock:
+            self.guard.forget(content_key)
+            if any(r.key == content_key for r in self._remembered):
+                self._remembered = [r for r in self._remembered if r.key != content_key]
+                self._save_remembered()
+
+    def _save_remembered(self) -> None:
+        try:
+            self.published_file.save(self._remembered)
+        except RecordError as exc:
+            log.error("%s; the duplicate guard remembers the latest posts until a restart only", exc)
+
     # -- WebBackend ----------------------------------------------------------------------------
     @property
     def paused(self) -> bool:
@@ -680,6 +829,7 @@ class Service:
             problems = delete_files(self.inbox, [t.video, t.sidecar])
             remove_error_file(self.inbox, t.key)
             self.records.discard(t.key)
+            self._pair_gone(t.key)
             self._validated.pop(t.key, None)
             if problems:
                 self.board.update(t.id, error="Cancelled, but " + "; ".join(problems) + ".")
@@ -699,7 +849,7 @@ class Service:
             self._force_now.add(t.key)
             self._validated.pop(t.key, None)
             if t.identity is not None:
-                self.published.pop(t.identity.content_key, None)
+                self._forget_published(t.identity.content_key)
             self.board.transition(t.id, S.WAITING, progress=None, settle=False, files_kept=False, followup=None,
                                   error="Checking the files again before publishing.", publish_id=None, post_id=None)
             snap = self._snapshots.get(t.key)
@@ -713,8 +863,10 @@ class Service:
             t = self.board.get(task_id)
             if t is None or t.state is not S.SCHEDULED:
                 raise ActionError(409, "Publish now is for scheduled tasks.")
+            # The pair gives its cron slot up (free again for the next pair of the queue) and is
+            # pinned: due now, never missed or moved, not held back by a queue (due_decision).
             self.queues.release(t.key, now=self.clock.now())
-            self.board.update(t.id, due=self.clock.now(), held=False, error=None)
+            self.board.update(t.id, due=self.clock.now(), held=True, error=None)
         self._wake()
 
     def pause(self) -> None:
@@ -771,7 +923,23 @@ class Service:
                                       now=self.clock.now()))
         except Exception:
             log.exception("quota warnings")
+        out.extend(self._slow_upload_warnings())
         return out
+
+    def _slow_upload_warnings(self, shown: int = 5) -> list[str]:
+        """Pairs that upload.max_rate makes too slow for TikTok's upload link, before they start."""
+        rate = self.config.upload.max_rate
+        if not rate:
+            return []
+        from .tiktok.ratecap import too_slow
+
+        lifetime = self.config.tiktok.limits.upload_url_seconds
+        slow = [f"{t.video}: {sentence}" for t in self.board.select(
+                    lambda t: t.state in (S.SCHEDULED, S.NEEDS_LOGIN) and t.identity is not None)
+                if (sentence := too_slow(t.identity.size, rate, lifetime=lifetime))]
+        if len(slow) > shown:
+            slow = [*slow[:shown], f"and {len(slow) - shown} more videos too large for upload.max_rate"]
+        return slow
 
     def watch_status(self) -> dict:
         return self.watcher.status()
