@@ -260,14 +260,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def write_sample(inbox: Path) -> Path:
+    import shutil
+    import tempfile
+
+    from .pairfiles import replace_file
     from .sample import make_video
     video = inbox / "sample.mp4"
-    make_video(video, seconds=3)
-    (inbox / "sample.yaml").write_text(
+    # Made in a hidden folder (the watcher ignores it), then renamed in: a symlink already
+    # called sample.mp4 is replaced, never written through.
+    staging = Path(tempfile.mkdtemp(prefix=".ralph-watch-sample-", dir=inbox))
+    try:
+        make_video(staging / "sample.mp4", seconds=3)
+        os.rename(staging / "sample.mp4", video)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    replace_file(inbox, "sample.yaml", (
         'title: "Hello from ralph-watch #demo"\n'
         "privacy: public\n"
-        "# at: \"2026-12-24 18:00\"   # leave out at/cron to publish as soon as the pair is complete\n",
-        encoding="utf-8")
+        "# at: \"2026-12-24 18:00\"   # leave out at/cron to publish as soon as the pair is complete\n").encode())
     print(f"wrote {video} and {inbox / 'sample.yaml'}", flush=True)
     return video
 
@@ -535,9 +545,8 @@ def cmd_new(args: argparse.Namespace) -> int:
     if others and not args.force:
         print(f"ralph-watch new: {others[0]} exists; use --force to overwrite it", file=sys.stderr)
         return 1
-    tmp = target.with_name("." + target.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    from .pairfiles import replace_file
+    replace_file(target.parent, target.name, text.encode("utf-8"))   # no symlink at a temp name is followed
     print(f"wrote {target}")
     return 0
 

@@ -7,6 +7,7 @@ as a template, a redirect target or an absolute URL base (so X-Forwarded-* chang
 """
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import logging
@@ -56,7 +57,25 @@ def make_app(backend: WebBackend, config: Any, *, clock: Clock | None = None) ->
 
 def render(template: str, /, **values: Any) -> str:
     """Render a template file by its fixed name (never a string from a request)."""
-    return bottle.template(template, template_lookup=_LOOKUP, **values)
+    text = bottle.template(template, template_lookup=_LOOKUP, **values)
+    # A file name that is not UTF-8 must not break the page: its bytes show as \xff escapes.
+    return text.encode("utf-8", "ralph-watch-text").decode("utf-8")
+
+
+def _undecodable(escape: str) -> Callable[[UnicodeError], tuple[str, int]]:
+    """A codec error handler writing the bytes of a non-UTF-8 name (lone surrogates) as `\\xff`."""
+    def handler(exc: UnicodeError) -> tuple[str, int]:
+        if not isinstance(exc, UnicodeEncodeError):
+            raise exc
+        bad = exc.object[exc.start:exc.end]
+        out = "".join(f"{escape}x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else f"{escape}u{ord(c):04x}"
+                      for c in bad)
+        return out, exc.end
+    return handler
+
+
+codecs.register_error("ralph-watch-text", _undecodable("\\"))
+codecs.register_error("ralph-watch-json", _undecodable("\\\\"))  # JSON: an escaped backslash
 
 
 class _Reply(Exception):
@@ -72,9 +91,9 @@ def _wants_json() -> bool:
     return "application/json" in (request.get_header("Accept") or "")
 
 
-def _json(data: Any) -> str:
+def _json(data: Any) -> bytes:
     response.content_type = "application/json"
-    return json.dumps(data, ensure_ascii=False)
+    return json.dumps(data, ensure_ascii=False).encode("utf-8", "ralph-watch-json")
 
 
 class _WebApp:
@@ -535,7 +554,7 @@ class _WebApp:
             cached = self._api_cache.get(key)
         if cached is None:
             body = json.dumps([t.to_json() for t in board.listing(state=state, limit=limit, offset=offset)],
-                              ensure_ascii=False).encode("utf-8")
+                              ensure_ascii=False).encode("utf-8", "ralph-watch-json")
             # 10,000 tasks are ~3 MB of JSON: compressed once per board version, sent ~15x smaller.
             cached = (body, gzip.compress(body, compresslevel=1, mtime=0) if len(body) > _GZIP_MIN else None)
             with self._api_lock:

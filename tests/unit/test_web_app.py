@@ -738,3 +738,21 @@ class TestRealConfig:
         loc = app.get("/login").headers["Location"]
         state = parse_qs(urlsplit(loc).query)["state"][0]
         assert app.get("/oauth/done", {"code": "c", "state": state}).headers["Location"] == "/"
+
+
+class TestNamesThatAreNotUtf8:
+    """A file name with bytes that are not UTF-8 (os.listdir gives lone surrogates) is shown with
+    escapes and never breaks the page or the JSON."""
+
+    def test_the_page_and_the_json_show_the_name_with_escapes(self, world):
+        name = "h12\udcff.mp4"
+        world.task("h12\udcff", state=State.INVALID, video=name, sidecar="h12\udcff.yaml",
+                   error=f"{name}: the name is not valid UTF-8; rename it")
+        page = world.app.get("/")
+        assert page.status_code == 200 and "h12\\xff.mp4" in page.text
+        api = world.app.get("/api/tasks")
+        assert api.status_code == 200
+        (task,) = json.loads(api.body.decode("utf-8"))
+        assert task["video"] == "h12\\xff.mp4" and task["error"].startswith("h12\\xff.mp4")
+        gz = world.app.get("/api/tasks?state=invalid", headers={"Accept-Encoding": "gzip"})
+        assert gz.status_code == 200
