@@ -269,6 +269,9 @@ class TestTabs:
             pytest.param("a: 1\n\t\nb: 2\n", {"a": 1, "b": 2}, id="a-line-of-only-a-tab"),
             pytest.param("a: 1\n\t# comment\nb: 2\n", {"a": 1, "b": 2}, id="before-a-comment-line"),
             pytest.param("a: x\n \ty\n", {"a": "x y"}, id="after-the-indentation-of-a-continuation"),
+            pytest.param("title\t: x\n", {"title": "x"}, id="before-the-colon"),
+            pytest.param('"title"\t: x\n', {"title": "x"}, id="after-a-quoted-key"),
+            pytest.param("a:\t[1, 2]\n", {"a": [1, 2]}, id="before-a-flow-list"),
         ],
     )
     def test_it_accepts_a_tab_where_yaml_1_2_allows_separation(self, text, value):
