@@ -24,6 +24,7 @@ FULL = [
     ("bench_memory.py", []),
     ("bench_detect.py", []),
     ("bench_inbox.py", []),
+    ("bench_yaml.py", []),
     ("bench_schedule.py", []),
     ("bench_web.py", []),
 ]
