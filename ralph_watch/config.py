@@ -438,16 +438,18 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
     if environ.get("TIKTOK_CLIENT_SECRET"):
         client_secret = environ["TIKTOK_CLIENT_SECRET"]
     redirect_uri = tr.get("redirect_uri", TikTokConfig.redirect_uri, tr.text(empty_ok=False))
-    if _check_url("tiktok.redirect_uri", redirect_uri, loopback_http_only=False, problems=problems):
+    # Plain http to a non-loopback host would send the OAuth code, the client secret and the
+    # tokens in clear text; the emulator (and a local callback) stay on loopback, where it is fine.
+    if _check_url("tiktok.redirect_uri", redirect_uri, loopback_http_only=True, problems=problems):
         parts = urlsplit(redirect_uri)
         if parts.query or parts.fragment:
             problems.add("tiktok.redirect_uri", "must not have a query (?...) or fragment (#...); "
                                                 "TikTok compares it exactly, e.g. http://127.0.0.1:8080/callback")
     scopes = tr.get("scopes", DEFAULT_SCOPES, tr.text_list())
     api_base = tr.get("api_base", TikTokConfig.api_base, tr.text(empty_ok=False))
-    _check_url("tiktok.api_base", api_base, loopback_http_only=False, problems=problems)
+    _check_url("tiktok.api_base", api_base, loopback_http_only=True, problems=problems)
     authorize_url = tr.get("authorize_url", TikTokConfig.authorize_url, tr.text(empty_ok=False))
-    _check_url("tiktok.authorize_url", authorize_url, loopback_http_only=False, problems=problems)
+    _check_url("tiktok.authorize_url", authorize_url, loopback_http_only=True, problems=problems)
     limits = Limits()
     if "limits" in t and t["limits"] is not None:
         if not isinstance(t["limits"], dict):

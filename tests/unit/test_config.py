@@ -238,6 +238,40 @@ class TestProblems:
         ]
 
 
+class TestPlainHttp:
+    """Plain http to a host that is not loopback would carry the OAuth code, the client secret
+    and the tokens in clear text (issue 12 item 15); the emulator runs on loopback."""
+
+    @pytest.mark.parametrize(
+        "key, url, ok",
+        [
+            pytest.param("api_base", "http://open.tiktokapis.com", False, id="api-base-http"),
+            pytest.param("api_base", "http://10.0.0.5:8000", False, id="api-base-lan-ip"),
+            pytest.param("api_base", "http://tiktok.localhost.example.com", False, id="api-base-lookalike"),
+            pytest.param("api_base", "https://open.tiktokapis.com", True, id="api-base-https"),
+            pytest.param("api_base", "http://127.0.0.1:9000", True, id="api-base-loopback-v4"),
+            pytest.param("api_base", "http://127.8.9.10:9000", True, id="api-base-loopback-range"),
+            pytest.param("api_base", "http://[::1]:9000", True, id="api-base-loopback-v6"),
+            pytest.param("api_base", "http://localhost:9000", True, id="api-base-localhost"),
+            pytest.param("authorize_url", "http://www.tiktok.com/v2/auth/authorize/", False, id="authorize-http"),
+            pytest.param("authorize_url", "https://www.tiktok.com/v2/auth/authorize/", True, id="authorize-https"),
+            pytest.param("authorize_url", "http://127.0.0.1:9000/v2/auth/authorize/", True, id="authorize-loopback"),
+            pytest.param("redirect_uri", "http://rw.example.com/callback", False, id="redirect-http"),
+            pytest.param("redirect_uri", "http://192.168.1.5:8080/callback", False, id="redirect-lan-ip"),
+            pytest.param("redirect_uri", "https://rw.example.com/callback", True, id="redirect-https"),
+            pytest.param("redirect_uri", "http://127.0.0.1:8080/callback", True, id="redirect-loopback"),
+            pytest.param("redirect_uri", "http://localhost:8080/callback", True, id="redirect-localhost"),
+        ],
+    )
+    def test_it_refuses_plain_http_off_loopback(self, key, url, ok):
+        text = f"web:\n  password: pw\ntiktok:\n  {key}: '{url}'\n"
+        if ok:
+            assert getattr(load(text).tiktok, key) == url
+        else:
+            assert problems(text) == [f'config.yaml:4: tiktok.{key}: "{url}" must use https (plain http only on '
+                                      "a loopback address such as 127.0.0.1)"]
+
+
 class TestSecrets:
     SECRET_TEXT = (
         "web:\n  host: 0.0.0.0\n  password: [hunter2]\n"
