@@ -46,6 +46,8 @@ NOTIFY_EVENTS: Final = ("published", "failed", "invalid", "missed", "needs_login
 DEFAULT_SCOPES: Final = ("user.info.basic", "video.publish", "video.upload")
 # Keys whose values are never shown in a message (Apprise URLs carry bot tokens and passwords).
 SECRET_KEYS: Final = frozenset({"tiktok.client_secret", "web.password", "notify.urls"})
+# web.trusted_proxies when web.public_url is set and the key is not: a proxy on this machine.
+DEFAULT_TRUSTED_PROXIES: Final = ("127.0.0.0/8", "::1")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class WebConfig:
     public_url: str | None = None
     allowed_hosts: tuple[str, ...] = ()
     password: str | None = field(default=None, repr=False)
+    # Peers whose X-Forwarded-For names the client (the sign-in throttle counts per client).
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -425,7 +429,19 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
             else "web.public_url is set"
         problems.add("web.password", f"a password is required because {reason}; add password: ${{RALPH_WATCH_PASSWORD}} "
                                      "under web: and set that environment variable")
-    web = WebConfig(host=host, port=port, public_url=public_url, allowed_hosts=allowed_hosts, password=password)
+    default_proxies = DEFAULT_TRUSTED_PROXIES if wb.get("public_url") is not None else ()
+    trusted_proxies = br.get("trusted_proxies", default_proxies, br.text_list())
+    for i, item in enumerate(trusted_proxies):
+        try:
+            ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            problems.add("web.trusted_proxies", f'item {i + 1} "{item}" is not an IP address or network; write it '
+                                                "like 127.0.0.1, ::1 or 10.0.0.0/8 (the reverse proxy's address "
+                                                "as this service sees it)")
+            trusted_proxies = default_proxies
+            break
+    web = WebConfig(host=host, port=port, public_url=public_url, allowed_hosts=allowed_hosts, password=password,
+                    trusted_proxies=tuple(trusted_proxies))
 
     # tiktok
     t = _section(raw, "tiktok", problems)

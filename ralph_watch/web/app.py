@@ -26,8 +26,8 @@ from ..logs import register_secret
 from ..tasks import State
 from . import views
 from .backend import ActionError, LoginError, WebBackend
-from .security import (SECURITY_HEADERS, SigninThrottle, allowed_hostnames, csrf_ok, host_allowed, http_url,
-                       new_pkce, new_state, origin_ok, password_ok)
+from .security import (SECURITY_HEADERS, SigninThrottle, allowed_hostnames, client_address, csrf_ok, host_allowed,
+                       http_url, new_pkce, new_state, origin_ok, password_ok, trusted_networks)
 from .sessions import COOKIE_NAME, Session, SessionStore
 
 __all__ = ["make_app", "TEMPLATE_DIR", "STATIC_DIR"]
@@ -92,6 +92,7 @@ class _WebApp:
         self.tz = config.tz
         self.sessions = SessionStore(clock=clock)
         self.throttle = SigninThrottle(clock=clock)
+        self.trusted_proxies = trusted_networks(getattr(web, "trusted_proxies", ()) or ())
         self._api_cache: OrderedDict[tuple, tuple[bytes, bytes | None]] = OrderedDict()  # (board.version, params) -> (JSON, gzip)
         self._api_lock = threading.Lock()
         self._page_cache: OrderedDict[tuple, dict] = OrderedDict()  # (board.version, params, second) -> page model
@@ -150,8 +151,10 @@ class _WebApp:
                             path="/", max_age=int(self.sessions.idle_seconds))
 
     def _client(self) -> str:
-        # The socket peer only: X-Forwarded-For is forgeable (and behind a proxy all share one budget).
-        return str(request.environ.get("REMOTE_ADDR") or "unknown")
+        # The socket peer, or behind a proxy of web.trusted_proxies the client it names in
+        # X-Forwarded-For (from anyone else that header is forgeable and ignored).
+        return client_address(request.environ.get("REMOTE_ADDR"), request.get_header("X-Forwarded-For"),
+                              self.trusted_proxies)
 
     def _page(self, template: str, /, *, status: int = 200, **values: Any) -> str:
         s = self._session()

@@ -95,7 +95,8 @@ class TestValues:
         assert (config.watch.mode, config.watch.settle_seconds) == ("polling", 0.5)
         assert config.schedule.late_grace_minutes == 0
         assert config.web == WebConfig(host="0.0.0.0", port=9000, public_url="https://rw.example.com",
-                                       allowed_hosts=("nas.local",), password="s3cret")
+                                       allowed_hosts=("nas.local",), password="s3cret",
+                                       trusted_proxies=("127.0.0.0/8", "::1"))  # public_url's default
         assert (config.tiktok.client_key, config.tiktok.client_secret, config.tiktok.scopes) == (
             "ck", "cs", ("video.upload",))
         assert (config.tiktok.limits.daily_posts, config.tiktok.limits.window_seconds) == (3, 0.5)
@@ -236,6 +237,25 @@ class TestProblems:
         assert problems("a: 1\na: 2\n") == [
             'config.yaml:2: the key "a" appears twice, on line 1 and line 2; keep only one of them'
         ]
+
+
+class TestTrustedProxies:
+    @pytest.mark.parametrize("web, expected", [
+        pytest.param("host: 127.0.0.1", (), id="no-proxy-by-default"),
+        pytest.param("public_url: https://rw.example.com\n  password: pw", ("127.0.0.0/8", "::1"),
+                     id="loopback-behind-public-url"),
+        pytest.param("public_url: https://rw.example.com\n  password: pw\n  trusted_proxies: []", (),
+                     id="explicitly-none"),
+        pytest.param("trusted_proxies: ['10.0.0.2', '192.168.0.0/16', '::1']", ("10.0.0.2", "192.168.0.0/16", "::1"),
+                     id="listed"),
+    ])
+    def test_it_reads_the_proxies(self, web, expected):
+        assert load(f"web:\n  {web}\n").web.trusted_proxies == expected
+
+    def test_it_names_a_bad_item_and_the_fix(self):
+        assert problems("web:\n  trusted_proxies: [127.0.0.1, proxy.lan]\n") == [
+            'config.yaml:2: web.trusted_proxies: item 2 "proxy.lan" is not an IP address or network; write it like '
+            "127.0.0.1, ::1 or 10.0.0.0/8 (the reverse proxy's address as this service sees it)"]
 
 
 class TestPlainHttp:
