@@ -112,12 +112,14 @@ def _load(path: Path | None) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .hardening import harden
     from .service import Service
     config = _load(args.config)
     if not config.tiktok.client_key or not config.tiktok.client_secret:
         print("ralph-watch: tiktok.client_key and tiktok.client_secret are empty: set TIKTOK_CLIENT_KEY and "
               "TIKTOK_CLIENT_SECRET (see README: TikTok app set-up), or try `ralph-watch demo`.", file=sys.stderr)
         return 2
+    harden()  # before the tokens exist: no core dump, no ptrace or /proc/PID/mem by the same user
     Service(config, config_path=args.config).run_forever()
     return 0
 
@@ -143,9 +145,11 @@ def demo_config(*, inbox: Path, port: int, state_dir: Path, emulator_url: str, c
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .hardening import harden
     from .service import Service
     from .tiktok.emulator import EmulatorServer, load_profile
 
+    harden()  # as `run` does: the demo holds tokens too
     profile = load_profile(args.profile)
     emu = EmulatorServer(profile, host="127.0.0.1", port=args.emulator_port).start()
     state_dir = args.state_dir or Path.home() / ".local" / "state" / "ralph-watch-demo"
