@@ -317,9 +317,7 @@ class _WebApp:
                      "health": views.health_view(ok, health, now=now, tz=self.tz),
                      "unaudited": views.mentions_unaudited([r.error for r in rows])}
             with self._api_lock:
-                self._page_cache[key] = model
-                while len(self._page_cache) > _API_CACHE_SIZE:
-                    self._page_cache.popitem(last=False)
+                _keep_newest(self._page_cache, key, model)
         return model
 
     def _warnings(self, key: tuple) -> list[str]:
@@ -507,9 +505,7 @@ class _WebApp:
             # 10,000 tasks are ~3 MB of JSON: compressed once per board version, sent ~15x smaller.
             cached = (body, gzip.compress(body, compresslevel=1, mtime=0) if len(body) > _GZIP_MIN else None)
             with self._api_lock:
-                self._api_cache[key] = cached
-                while len(self._api_cache) > _API_CACHE_SIZE:
-                    self._api_cache.popitem(last=False)
+                _keep_newest(self._api_cache, key, cached)
         response.content_type = "application/json"
         body, gz = cached
         if gz is not None and "gzip" in (request.get_header("Accept-Encoding") or "").lower():
@@ -549,6 +545,16 @@ class _WebApp:
         ok, data = self._safe(self.backend.health, (False, {"ok": False, "reason": "health check failed"}))
         response.status = 200 if ok else 503
         return _json(_jsonable(data))
+
+
+def _keep_newest(cache: OrderedDict[tuple, Any], key: tuple, value: Any) -> None:
+    """Store `value`; drop entries of older board versions (key[0]): no request asks for them
+    again, and with 10,000 tasks each full /api/tasks answer is ~3 MB."""
+    cache[key] = value
+    for old in [k for k in cache if k[0] < key[0]]:
+        del cache[old]
+    while len(cache) > _API_CACHE_SIZE:
+        cache.popitem(last=False)
 
 
 def _jsonable(data: Any) -> Any:

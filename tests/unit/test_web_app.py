@@ -778,3 +778,21 @@ class TestRealConfig:
         loc = app.get("/login").headers["Location"]
         state = parse_qs(urlsplit(loc).query)["state"][0]
         assert app.get("/oauth/done", {"code": "c", "state": state}).headers["Location"] == "/"
+
+
+class TestCaches:
+    def test_it_keeps_only_the_newest_board_version(self):
+        # 10,000 tasks make a ~3 MB /api/tasks answer: 32 stale versions of it were ~100 MB (issue 12 item 16).
+        from collections import OrderedDict
+
+        from ralph_watch.web.app import _keep_newest
+        cache: OrderedDict = OrderedDict()
+        _keep_newest(cache, (1, None), "v1-all")
+        _keep_newest(cache, (1, "failed"), "v1-failed")
+        _keep_newest(cache, (2, None), "v2-all")
+        assert list(cache) == [(2, None)]
+        _keep_newest(cache, (1, "scheduled"), "late")  # a slow request for an older version evicts nothing newer
+        assert cache[(2, None)] == "v2-all"
+        for i in range(100):
+            _keep_newest(cache, (2, i), i)
+        assert len(cache) <= 32
