@@ -30,6 +30,7 @@ FULL = [
 ]
 QUICK = {
     "bench_upload.py": ["--runs", "1"],
+    "bench_memory.py": ["--tasks", "2000"],
     "bench_detect.py": ["--runs", "2"],
     "bench_inbox.py": ["--idle", "10"],
     "bench_schedule.py": ["--tasks", "60", "--spread", "30"],

@@ -145,6 +145,7 @@ def _load(path: Path | None) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .hardening import harden
     from .service import Service
     config = _load(args.config)
     if not config.tiktok.client_key or not config.tiktok.client_secret:
@@ -159,6 +160,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"ralph-watch: port {config.web.port} is in use; choose another web.port in {args.config}",
               file=sys.stderr)
         return 2
+    harden()  # before the tokens exist: no core dump, no ptrace or /proc/PID/mem by the same user
     return _serve(Service(config, config_path=args.config), port=config.web.port,
                   fix=f"web.port in {args.config}")
 
@@ -233,9 +235,11 @@ def demo_state_dir(inbox: Path) -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .hardening import harden
     from .service import Service
     from .tiktok.emulator import EmulatorServer, load_profile
 
+    harden()  # as `run` does: the demo holds tokens too
     if _port_taken("127.0.0.1", args.port):
         print(f"ralph-watch: port {args.port} is in use; choose another with --port", file=sys.stderr)
         return 2

@@ -16,7 +16,6 @@ Definitions used here:
 """
 from __future__ import annotations
 
-import functools
 import posixpath
 import re
 import unicodedata
@@ -34,6 +33,7 @@ __all__ = [
     "Entry",
     "is_ignored",
     "classify",
+    "forget_name",
     "inflight_target",
     "inflight_sibling",
     "StabilityTracker",
@@ -156,9 +156,34 @@ def is_ignored(name: str) -> bool:
     return lower.endswith(IGNORED_SUFFIXES)
 
 
-@functools.lru_cache(maxsize=1 << 15)   # pure; a scan asks it twice per name, every scan
+_CLASSIFIED: dict[str, tuple[str, str] | None] = {}   # name -> classify(name), for names in the inbox
+_CLASSIFIED_MAX: Final = 1 << 15
+
+
 def classify(name: str) -> tuple[str, str] | None:
     """("video"|"sidecar", stem) for a pair member's name, else None.
+
+    Memoised (pure; a scan asks it twice per name, every scan). The watcher calls `forget_name`
+    when a name leaves the inbox, so thousands of published pairs leave no entries behind.
+    """
+    try:
+        return _CLASSIFIED[name]
+    except KeyError:
+        pass
+    found = _classify(name)
+    if len(_CLASSIFIED) >= _CLASSIFIED_MAX:
+        _CLASSIFIED.clear()  # a bound in case names leave unseen (a lost mount); refilled by the next scan
+    _CLASSIFIED[name] = found
+    return found
+
+
+def forget_name(name: str) -> None:
+    """The file `name` left a folder of the inbox: drop its memo entry (another folder may refill it)."""
+    _CLASSIFIED.pop(name, None)
+
+
+def _classify(name: str) -> tuple[str, str] | None:
+    """classify() without the memo.
 
     Extensions match in any letter case (cameras and Windows write `CLIP.MP4`); the stem is
     kept exactly, so `Clip.mp4` and `clip.yaml` are not a pair.

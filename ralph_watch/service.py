@@ -62,7 +62,7 @@ class Service:
         self.stop = threading.Event()
         self._lock = threading.RLock()
         self.inbox = Path(config.inbox)
-        self.board = TaskBoard(now=self.clock.now, on_transition=self._on_transition)
+        self.board = TaskBoard(now=self.clock.now, on_transition=self._on_transition, on_detach=self._on_detach)
         self.records = RecordStore(config.state_dir)
         self.instance_lock = InstanceLock(config.state_dir)
         tk = config.tiktok
@@ -582,6 +582,12 @@ class Service:
                                message=task.error or "", title=task.title, task_id=task.id)
         if old is not None and task.state is not S.PUBLISHED:
             self._end_claim(task)  # last: copies checked again come after this transition
+
+    def _on_detach(self, task: Task) -> None:
+        """A finished task's files are gone: so goes its probe answer (validate_pair's cache key)."""
+        ident = task.identity
+        if ident is not None:
+            self.probe_cache.pop((ident.size, ident.mtime_ns, ident.head_tail), None)
 
     def _mark_published(self, content_key: str, when: datetime) -> None:
         with self._lock:

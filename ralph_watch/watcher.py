@@ -37,6 +37,7 @@ from .inbox import (
     build_snapshots,
     classify,
     diff_snapshots,
+    forget_name,
     is_ignored,
 )
 
@@ -696,6 +697,7 @@ class Watcher:
         for name, e in old.items():
             if name not in new:
                 self._tracker.forget(e.rel)
+                forget_name(name)
 
     def _report(self, folders: set[str], now: float) -> None:
         changes: list[PairSnapshot] = []
