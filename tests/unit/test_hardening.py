@@ -12,6 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.support.service import free_port
+
 from ralph_watch import cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,12 +63,15 @@ def test_run_and_demo_harden_before_the_service_starts(monkeypatch: pytest.Monke
     monkeypatch.setattr("ralph_watch.tiktok.emulator.EmulatorServer", FakeEmulator)
     if command == "run":
         cfg = tmp_path / "config.yaml"
-        cfg.write_text(f"inbox: {tmp_path / 'in'}\nstate_dir: {tmp_path / 'state'}\n")
+        (tmp_path / "in").mkdir()  # `run` refuses a missing inbox (issue 14)
+        port = free_port()
+        cfg.write_text(f"inbox: {tmp_path / 'in'}\nstate_dir: {tmp_path / 'state'}\n"
+                       f"web:\n  port: {port}\ntiktok:\n  redirect_uri: http://127.0.0.1:{port}/callback\n")
         monkeypatch.setenv("TIKTOK_CLIENT_KEY", "k")
         monkeypatch.setenv("TIKTOK_CLIENT_SECRET", "s3cret")
         code = cli.cmd_run(SimpleNamespace(config=cfg))
     else:
         code = cli.cmd_demo(SimpleNamespace(profile=None, emulator_port=0, state_dir=tmp_path / "state",
-                                            inbox=tmp_path / "in", port=8080, settle_seconds=1.0, sample=False))
+                                            inbox=tmp_path / "in", port=free_port(), settle_seconds=1.0, sample=False))
     assert code == 0
     assert order == ["harden", "service", "run"]
