@@ -22,10 +22,12 @@ from typing import Any
 
 from .clock import Clock, SystemClock
 from .config import Config
+from .dedupe import IN_FLIGHT, Guard, Refusal, Remembered, keeps_claim, prune, split_key
 from .errors import ConfigError, RecordError, TikTokError
+from .inbox import is_utf8_name, shown_name
 from .pairfiles import delete_files, remove_error_file, write_error_file
 from .publisher import Hooks, Publisher
-from .record import InstanceLock, PublishRecord, RecordStore, file_identity
+from .record import Identity, InstanceLock, PublishedFile, PublishRecord, RecordStore, RefusedRecord, file_identity
 from .scheduler import Scheduler
 from .tasks import ACTIVE, EDITABLE, State, Task, TaskBoard
 from .validate import at_verdict, validate_pair
@@ -39,6 +41,10 @@ PROBLEM_STATES = (S.INVALID, S.FAILED, S.MISSED)
 # What SIGHUP applies live, and what needs a restart (sockets, folders, the TikTok client, the page).
 LIVE_KEYS = ("schedule", "notify", "defaults")
 RESTART_KEYS = ("inbox", "state_dir", "timezone", "watch", "web", "tiktok")
+RESTART_KEYS += ("dedupe",)
+# A loop that made no progress for this long is stuck (it beats at least every 5 s, and the
+# scheduler steps at least once a minute); /healthz then answers 503 and says which one.
+HEARTBEAT_STALE_SECONDS = 180.0
 NOTIFY_STATES = {S.PUBLISHED: "published", S.FAILED: "failed", S.INVALID: "invalid", S.MISSED: "missed",
                  S.NEEDS_LOGIN: "needs_login", S.IN_INBOX: "in_inbox"}
 
@@ -56,7 +62,7 @@ class Service:
         self.stop = threading.Event()
         self._lock = threading.RLock()
         self.inbox = Path(config.inbox)
-        self.board = TaskBoard(now=self.clock.now, on_transition=self._on_transition)
+        self.board = TaskBoard(now=self.clock.now, on_transition=self._on_transition, on_detach=self._on_detach)
         self.records = RecordStore(config.state_dir)
         self.instance_lock = InstanceLock(config.state_dir)
         tk = config.tiktok
@@ -67,7 +73,10 @@ class Service:
                                    pacer=Pacer(config.upload.max_rate, self.clock) if config.upload.max_rate else None,
                                    audited=tk.audited)
         self.queues = CronQueues()
-        self.published: dict[str, datetime] = {}      # content key -> when (this process only)
+        self.guard = Guard()                          # content being published / published (dedupe.py)
+        self._refused: dict[str, RefusedRecord] = {}  # pairs refused as duplicates, by pair key
+        self.published_file = PublishedFile(config.state_dir)  # only with dedupe.remember_days
+        self._remembered: list[Remembered] = []
         self.probe_cache: dict = {}
         self._snapshots: dict[str, Any] = {}          # last snapshot per pair key
         self._validated: dict[str, tuple] = {}        # pair key -> file signature last validated
@@ -79,6 +88,7 @@ class Service:
         self._inflight: set[tuple[str, str]] = set()
         self._inflight_lock = threading.Lock()
         self._threads: dict[str, threading.Thread] = {}
+        self._sched_seen: tuple[Any, float] | None = None   # (scheduler.last_step, monotonic when it changed)
         self._started = False
         self.serve_web = serve_web
         self.web_server: Any = None
@@ -87,7 +97,7 @@ class Service:
             board=self.board, records=self.records, client=self.client, clock=self.clock, inbox=self.inbox,
             limits=tk.limits, stop=self.stop,
             hooks=Hooks(revalidate=self.revalidate, mark_published=self._mark_published,
-                        record_failed=self._record_failed, wake=self._wake),
+                        record_failed=self._record_failed, wake=self._wake, claim=self._claim),
             lock=self._lock, tz=config.tz)
         self.scheduler = Scheduler(
             board=self.board, clock=self.clock, late_grace=timedelta(minutes=config.schedule.late_grace_minutes),
@@ -135,6 +145,7 @@ class Service:
         try:
             self.records.ensure_dir()
             self._restored = {r.pair: r for r in self.records.load_all()}
+            self._load_guard()
         except RecordError as exc:
             self._record_failed(str(exc))
         if not self.inbox.exists():
@@ -214,6 +225,7 @@ class Service:
                     mount_lost = False
                     if self.notifier is not None:
                         self.notifier.reset_episode("mount_lost")
+                self._scheduler_age()   # keeps the scheduler's heartbeat measured between health checks
                 th = self._threads.get("scheduler")
                 if th is not None and not th.is_alive() and not self.stop.is_set():
                     log.error("the scheduler thread died; restarting it")
@@ -314,6 +326,10 @@ class Service:
         # A snapshot may be older than a deletion made meanwhile (after a publish or a cancel).
         videos = [f for f in snap.videos if os.path.lexists(self.inbox / f.rel)]
         sidecars = [f for f in snap.sidecars if os.path.lexists(self.inbox / f.rel)]
+        links = [f for f in getattr(snap, "links", ()) if os.path.lexists(self.inbox / f.rel)]
+        if links and not videos and not sidecars:
+            self._refuse_link(task, key, links[0].rel)
+            return
         if not videos and not sidecars:
             self._validated.pop(key, None)
             if task is None:
@@ -323,6 +339,7 @@ class Service:
                 self.board.remove(task.id)
                 remove_error_file(self.inbox, key)
                 self.records.discard(key)
+                self._pair_gone(key)
             elif task.state is S.PUBLISHED and task.files_kept:
                 self.records.discard(key)
                 self.board.update(task.id, files_kept=False, error=None, followup=None, followup_kind=None)
@@ -339,19 +356,25 @@ class Service:
         elif task.state in EDITABLE:
             task = self.board.update(task.id, **rels) or task
         if task.state not in EDITABLE or task.settle:
+            if side is not None and task.state in (S.UPLOADING, S.PROCESSING, S.IN_INBOX):
+                self._note_late_edit(task, side)
             return  # TikTok has it (or it is being settled): edits wait
         name = key.rsplit("/", 1)[-1]
-        problems = []
+        show = shown_name
+        problems = [f"{show(f.rel)}: the name is not valid UTF-8 (shown here with \\x escapes); rename it"
+                    for f in videos + sidecars if not is_utf8_name(f.rel)]
         if len(videos) > 1:
-            problems.append(f"two videos for one name: {videos[0].rel} and {videos[1].rel}; keep only one of them")
+            problems.append(f"two videos for one name: {show(videos[0].rel)} and {show(videos[1].rel)}; keep only "
+                            "one of them")
         if len(sidecars) > 1:
-            problems.append(f"two sidecars for one name: {sidecars[0].rel} and {sidecars[1].rel}; keep only one")
+            problems.append(f"two sidecars for one name: {show(sidecars[0].rel)} and {show(sidecars[1].rel)}; keep "
+                            "only one")
         for f in videos + sidecars:
             if f.symlink:
-                problems.append(f"{f.rel} is a symbolic link; ralph-watch never follows links: put the file "
+                problems.append(f"{show(f.rel)} is a symbolic link; ralph-watch never follows links: put the file "
                                 "itself into the inbox")
             elif not f.regular:
-                problems.append(f"{f.rel} is not a regular file (a folder, pipe or device): remove or rename it")
+                problems.append(f"{show(f.rel)} is not a regular file (a folder, pipe or device): remove or rename it")
         if problems:
             self._validated.pop(key, None)
             self._set(task, S.INVALID, error="\n".join(problems))
@@ -361,26 +384,31 @@ class Service:
             if rec is not None and rec.outcome == "published":
                 # A crash between deleting the video and the sidecar: finish that deletion.
                 self._restored.pop(key, None)
+                self._guard_restored(key, rec)
                 self._set(task, S.PUBLISHED, publish_id=rec.publish_id, identity=rec.identity)
                 self.publisher._delete_after_publish(self.board.get(task.id))
                 return
+        twin = getattr(snap, "twin", None)
+        twin_note = (f" Another file has the same name in a different Unicode form ({show(twin)}); rename one so "
+                     "both are written the same way." if twin else "")
         if video is None:
-            self._set(task, S.WAITING, error=f"Waiting for the video {name}.mp4 (or .mov, .webm) next to {side.rel}.")
+            self._set(task, S.WAITING, error=f"Waiting for the video {show(name)}.mp4 (or .mov, .webm) next to "
+                                             f"{show(side.rel)}.{twin_note}")
             return
         if side is None:
-            self._set(task, S.WAITING, error=f"Waiting for the sidecar {name}.yaml next to {video.rel} "
-                                             f"(`ralph-watch new {video.rel}` writes one).")
+            self._set(task, S.WAITING, error=f"Waiting for the sidecar {show(name)}.yaml next to {show(video.rel)} "
+                                             f"(`ralph-watch new {show(video.rel)}` writes one).{twin_note}")
             return
         if snap.inflight:
-            self._set(task, S.WAITING, error=f"Still being synced ({snap.inflight} is in the folder).")
+            self._set(task, S.WAITING, error=f"Still being synced ({show(snap.inflight)} is in the folder).")
             return
         if video.size == 0:
-            self._set(task, S.WAITING, error=f"{video.rel} is empty: probably an online-only placeholder of a sync "
-                                             "client. Make the file available offline on this machine.")
+            self._set(task, S.WAITING, error=f"{show(video.rel)} is empty: probably an online-only placeholder of a "
+                                             "sync client. Make the file available offline on this machine.")
             return
         if not (video.stable and side.stable):
             busy = video.rel if not video.stable else side.rel
-            self._set(task, S.WAITING, error=f"{busy} is still being written; waiting until it has not changed "
+            self._set(task, S.WAITING, error=f"{show(busy)} is still being written; waiting until it has not changed "
                                              f"for {self.config.watch.settle_seconds:g} s.")
             return
         sig = tuple((f.rel, f.size, f.mtime_ns) for f in videos + sidecars)
@@ -396,11 +424,12 @@ class Service:
             self._set(task, S.INVALID, error="\n".join(str(p) for p in found), sidecar_data=None)
             return
         sc = result.sidecar
-        seen = self.published.get(result.identity.content_key)
-        if seen is not None and key not in self._force_now:
-            self._set(task, S.INVALID, error=f"{video.rel} was already published at {self._describe(seen)} (the same "
-                                             "video content). ralph-watch does not publish a video twice; delete it.")
+        refusal = self.guard.is_refused(result.identity.content_key, key)
+        if refusal is not None and key not in self._force_now:
+            self._set(task, S.INVALID, identity=result.identity,
+                      error=self._refuse(key, video.rel, result.identity, refusal))
             return
+        self._lift_refusal(key)
         now = self.clock.now()
         values = dict(title=sc.title, privacy=sc.privacy if sc.mode == "direct" else None, mode=sc.mode,
                       sidecar_data=sc, video_info=result.info, identity=result.identity, retries=0, held=False,
@@ -428,6 +457,40 @@ class Service:
                 return
         self._set(task, S.SCHEDULED, due=due, **values)
 
+    def _refuse_link(self, task: Task | None, key: str, rel: str) -> None:
+        """A symlink in the inbox that is no pair member (a linked folder): a task says why it is
+        not used. It is never entered: links are not followed."""
+        if task is not None and task.state in (S.PUBLISHED, S.CANCELLED):
+            self.board.detach_key(task.id)
+            task = None
+        if task is None:
+            task = self.board.create(key, note="found", video=rel)   # named on the page; Cancel removes the link
+        if task.state in EDITABLE and not task.settle:
+            self._set(task, S.INVALID, video=rel, sidecar=None,
+                      error=f"{shown_name(rel)} is a symbolic link: symlinks are not followed, so nothing in it is "
+                            "published. Move the real folder (or file) into the inbox.")
+
+    def _note_late_edit(self, task: Task, side: Any) -> None:
+        """A sidecar edited after TikTok got the post's details: say that the edit was not applied
+        and what the post goes out with (nothing is silently dropped)."""
+        seen = {rel: (size, mtime) for rel, size, mtime in self._validated.get(task.key, ())}
+        if seen.get(side.rel, (side.size, side.mtime_ns)) == (side.size, side.mtime_ns):
+            return
+        sc = task.sidecar_data
+        what = [f"title {task.title!r}" if task.title else "no title"]
+        if task.mode == "draft":
+            what.append("as a draft")
+        elif task.privacy:
+            from .web.views import PRIVACY_LABELS
+            what.append(f"privacy {PRIVACY_LABELS.get(task.privacy, task.privacy)}")
+        if sc is not None and getattr(sc, "cover_ms", 0):
+            what.append(f"cover at {sc.cover_ms} ms")
+        note = (f"the sidecar {shown_name(side.rel)} was edited after the upload had started: the edit was not "
+                f"applied; the post went out with {', '.join(what)}")
+        if note not in task.notes:
+            log.warning("%s", note)
+            self.board.update(task.id, notes=[*task.notes, note])
+
     def _validate(self, key: str, video: str, sidecar: str) -> tuple[Any, list[Any]]:
         """validate_pair, but a bug in a check makes the pair `invalid` with a sentence, never
         leaves it `waiting` with only a traceback in the log."""
@@ -449,6 +512,7 @@ class Service:
             log.info("%s changed since its publish record was written; treating it as a new video", video)
             self.records.discard(task.key)
             return False
+        self._guard_restored(task.key, rec)
         result, _ = self._validate(task.key, video, sidecar)
         info = {}
         if result is not None:
@@ -482,6 +546,10 @@ class Service:
                 if pair not in self._snapshots:
                     self._restored.pop(pair)
                     self.records.discard(pair)
+            for pair in list(self._refused):
+                if pair not in self._snapshots:
+                    self._pair_gone(pair)
+                    self.records.discard(pair)
 
 
     def _set(self, task: Task, state: State, **values: Any) -> None:
@@ -498,7 +566,7 @@ class Service:
                     self.queues.release(task.key, now=self.clock.now())
         err = f": {task.error}" if task.error else ""
         level = logging.WARNING if task.state in (S.INVALID, S.MISSED, S.FAILED) else logging.INFO
-        log.log(level, "task %s %s: %s -> %s%s", task.id, task.video or task.sidecar or task.key,
+        log.log(level, "task %s %s: %s -> %s%s", task.id, shown_name(task.video or task.sidecar or task.key),
                  old.value if old else "new", task.state.value, err.replace("\n", " / "))
         try:
             if task.state in PROBLEM_STATES and task.error:
@@ -512,9 +580,20 @@ class Service:
         if event and self.notifier is not None and old is not task.state:
             self.notifier.send(event, video=task.video or task.key, state=task.state.value,
                                message=task.error or "", title=task.title, task_id=task.id)
+        if old is not None and task.state is not S.PUBLISHED:
+            self._end_claim(task)  # last: copies checked again come after this transition
+
+    def _on_detach(self, task: Task) -> None:
+        """A finished task's files are gone: so goes its probe answer (validate_pair's cache key)."""
+        ident = task.identity
+        if ident is not None:
+            self.probe_cache.pop((ident.size, ident.mtime_ns, ident.head_tail), None)
 
     def _mark_published(self, content_key: str, when: datetime) -> None:
-        self.published[content_key] = when
+        with self._lock:
+            self.guard.published(content_key, when)
+            self._remember_published(content_key, when)
+        self._recheck_copies(content_key)
 
     def _record_failed(self, reason: str) -> None:
         log.error("publishing paused: %s", reason)
@@ -578,6 +657,126 @@ class Service:
             return False
         return True
 
+    # -- the duplicate guard (its decisions: dedupe.py) -----------------------------------------
+    def _load_guard(self) -> None:
+        """At start: the refused duplicates' records (their originals went out) and, with
+        `dedupe.remember_days`, the remember file. With 0 days that file is removed."""
+        for ref in self.records.load_refused():
+            self._refused[ref.pair] = ref
+            self.guard.remember(ref.identity.content_key, ref.published)
+        days = self.config.dedupe.remember_days
+        if days <= 0:
+            if self.published_file.remove():
+                log.info("dedupe.remember_days is 0: removed %s", self.published_file.path)
+            return
+        loaded = self.published_file.load()
+        self._remembered = prune(loaded, now=self.clock.now(), days=days)
+        for item in self._remembered:
+            self.guard.remember(item.key, item.published_at)
+        if len(self._remembered) != len(loaded):
+            self._save_remembered()
+
+    def _claim(self, content_key: str, pair: str) -> str | None:
+        """Publisher hook, before the init: None when the pair may publish its content (now
+        claimed), else the sentence that refuses it."""
+        with self._lock:
+            refusal = self.guard.claim(content_key, pair)
+            if refusal is None:
+                return None
+            t = self.board.by_key(pair)
+            return self._refuse(pair, (t.video if t else None) or pair, t.identity if t else None, refusal)
+
+    def _refuse(self, pair: str, video: str, identity: Identity | None, refusal: Refusal) -> str:
+        """The sentence for a refused duplicate. One whose original went out gets a record, so
+        the refusal outlasts a restart for as long as the pair exists."""
+        if refusal.published_at is not None:
+            if identity is not None:
+                self._keep_refused(pair, video, identity, refusal.published_at)
+            return (f"{video} was already published at {self._describe(refusal.published_at)} (the same video "
+                    "content). ralph-watch does not publish a video twice; delete it.")
+        other = self.board.by_key(refusal.holder or "")
+        name = (other.video if other else None) or refusal.holder
+        return (f"{video} has the same video content as {name}, which is being published now. ralph-watch does "
+                "not publish a video twice; delete it.")
+
+    def _keep_refused(self, pair: str, video: str, identity: Identity, when: datetime) -> None:
+        rec = RefusedRecord(pair=pair, video=video, size=identity.size, mtime_ns=identity.mtime_ns,
+                            head_tail=identity.head_tail, published_at=when.isoformat())
+        if self._refused.get(pair) == rec:
+            return
+        try:
+            self.records.put(rec)
+        except RecordError as exc:  # without it a restart would publish the copy: stop publishing
+            self._record_failed(str(exc))
+            return
+        self._refused[pair] = rec
+
+    def _lift_refusal(self, pair: str) -> None:
+        """The pair is no duplicate (any more): a new file replaced the refused one."""
+        if self._refused.pop(pair, None) is not None and self.records.get_refused(pair) is not None:
+            self.records.discard(pair)
+
+    def _pair_gone(self, pair: str) -> None:
+        """Its files are gone (deleted, cancelled): its refusal and any claim go with them."""
+        with self._lock:
+            self._refused.pop(pair, None)
+            key = self.guard.release(pair)
+        if key is not None:
+            self._recheck_copies(key)
+
+    def _guard_restored(self, pair: str, rec: PublishRecord) -> None:
+        """A publish record from before a restart: its content is at TikTok, or went out."""
+        with self._lock:
+            if rec.outcome == "published":
+                self.guard.published(rec.identity.content_key, rec.init_at)
+            elif rec.outcome in ("uploading", "processing", "in_inbox"):
+                self.guard.claim(rec.identity.content_key, pair)
+
+    def _end_claim(self, task: Task) -> None:
+        """After a transition: release the pair's claim if its attempt ended without a post."""
+        with self._lock:
+            if self.guard.claimed_by(task.key) is None:
+                return
+            rec = None if task.state in IN_FLIGHT or task.state is S.CANCELLED else self.records.get(task.key)
+            if keeps_claim(task.state, rec.outcome if rec is not None else None):
+                return
+            key = self.guard.release(task.key)
+        if key is not None:
+            self._recheck_copies(key)
+
+    def _recheck_copies(self, content_key: str) -> None:
+        """Copies refused for this content are checked again: published now, or free again."""
+        copies = self.board.select(lambda t: t.state is S.INVALID and t.identity is not None
+                                   and t.identity.content_key == content_key)
+        for t in copies:
+            try:
+                self.revalidate(t.key)
+            except Exception:
+                log.exception("could not check %s again", t.key)
+
+    def _remember_published(self, content_key: str, when: datetime) -> None:
+        days = self.config.dedupe.remember_days
+        if days <= 0:
+            return
+        size, digest = split_key(content_key)
+        self._remembered = prune([*self._remembered, Remembered(sha256=digest, size=size, published_at=when)],
+                                 now=self.clock.now(), days=days)
+        self._save_remembered()
+
+    def _forget_published(self, content_key: str) -> None:
+        """Retry: the user asks for this content to be published again."""
+        with self._lock:
+            self.guard.forget(content_key)
+            if any(r.key == content_key for r in self._remembered):
+                self._remembered = [r for r in self._remembered if r.key != content_key]
+                self._save_remembered()
+
+    def _save_remembered(self) -> None:
+        try:
+            self.published_file.save(self._remembered)
+        except RecordError as exc:
+            log.error("%s; the duplicate guard remembers the latest posts until a restart only", exc)
+
     # -- WebBackend ----------------------------------------------------------------------------
     @property
     def paused(self) -> bool:
@@ -638,6 +837,7 @@ class Service:
             problems = delete_files(self.inbox, [t.video, t.sidecar])
             remove_error_file(self.inbox, t.key)
             self.records.discard(t.key)
+            self._pair_gone(t.key)
             self._validated.pop(t.key, None)
             if problems:
                 self.board.update(t.id, error="Cancelled, but " + "; ".join(problems) + ".")
@@ -657,7 +857,7 @@ class Service:
             self._force_now.add(t.key)
             self._validated.pop(t.key, None)
             if t.identity is not None:
-                self.published.pop(t.identity.content_key, None)
+                self._forget_published(t.identity.content_key)
             self.board.transition(t.id, S.WAITING, progress=None, settle=False, files_kept=False, followup=None,
                                   error="Checking the files again before publishing.", publish_id=None, post_id=None)
             snap = self._snapshots.get(t.key)
@@ -707,10 +907,23 @@ class Service:
             reasons.append("the inbox watcher is not running")
         if not inbox_ok:
             reasons.append(f"the inbox cannot be read: {st.get('error')}")
+        ages = getattr(self.watcher, "heartbeat_ages", None)
+        beats = {f"watcher_{k}": v for k, v in (ages() if callable(ages) else {}).items()}
+        beats["scheduler"] = self._scheduler_age() if sched_ok else None
+        reasons += stale_loops(beats, HEARTBEAT_STALE_SECONDS)
         ok = not reasons and self._started
         return ok, {"ok": ok, "paused": self._paused, "watch_mode": st.get("mode"), "watch_reason": st.get("reason"),
                     "inbox_ok": inbox_ok, "last_scan": st.get("last_scan"), "logged_in": self.client.logged_in,
-                    "tasks": self.board.counts(), "reason": "; ".join(reasons) or None}
+                    "tasks": self.board.counts(), "heartbeat_age": beats, "reason": "; ".join(reasons) or None}
+
+    def _scheduler_age(self) -> float:
+        """Seconds since the scheduler's last step, on the monotonic clock (its `last_step` is wall
+        time, which may jump): measured from when this service first saw that step."""
+        mono = self.clock.monotonic()
+        last = self.scheduler.last_step
+        if self._sched_seen is None or self._sched_seen[0] != last:
+            self._sched_seen = (last, mono)
+        return round(max(0.0, mono - self._sched_seen[1]), 3)
 
     def warnings(self) -> list[str]:
         out = []
@@ -744,6 +957,14 @@ class Service:
 
     def watch_status(self) -> dict:
         return self.watcher.status()
+
+
+def stale_loops(ages: dict[str, float | None], limit: float) -> list[str]:
+    """The health reasons for loops that made no progress for more than `limit` seconds."""
+    labels = {"watcher_worker": "the inbox watcher", "watcher_supervisor": "the inbox supervisor",
+              "scheduler": "the scheduler"}
+    return [f"{labels.get(name, name)} has made no progress for {age:.0f} s (stuck?); see the log, restart "
+            "ralph-watch if it stays" for name, age in ages.items() if age is not None and age > limit]
 
 
 def _changed(name: str, old: Any, new: Any) -> list[str]:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from ..inbox import shown_name
 from ..tasks import State, Task
 
 __all__ = ["PAGE_SIZE", "TaskRow", "task_row", "task_json", "task_kind", "actions_for", "action_label",
@@ -99,6 +100,8 @@ def duration_text(seconds: float | None) -> str:
 def task_kind(task: Task) -> str:
     """`at`, `cron` or `now`: how the pair's sidecar times it (`now` without either)."""
     sc = task.sidecar_data
+    if sc is None and task.kept_kind:   # a finished task: its sidecar was dropped (tasks.finished)
+        return task.kept_kind
     if task.cron_key or getattr(sc, "cron", None):
         return "cron"
     if getattr(sc, "at", None) is not None:
@@ -110,6 +113,8 @@ def _size(task: Task) -> int | None:
     size = getattr(task.identity, "size", None)
     if size is None:
         size = getattr(task.video_info, "size", None)
+    if size is None:
+        size = task.kept_size
     return int(size) if isinstance(size, int) and not isinstance(size, bool) else None
 
 
@@ -269,8 +274,8 @@ def task_row(task: Task, *, now: datetime, tz: ZoneInfo, username: str | None = 
     files = tuple(f for f in (task.video, task.sidecar) if f) if task.state in _FILES_THERE or task.files_kept else ()
     return TaskRow(
         id=task.id,
-        video=task.video or task.sidecar or task.key,
-        title=task.title or "",
+        video=shown_name(task.video or task.sidecar or task.key),   # a name is one line, even if not UTF-8
+        title=_text(task.title or ""),
         privacy=PRIVACY_LABELS.get(task.privacy or "", task.privacy or ""),
         mode=task.mode or "",
         due_text=local_time(task.due, tz),
@@ -278,11 +283,11 @@ def task_row(task: Task, *, now: datetime, tz: ZoneInfo, username: str | None = 
         due_iso=task.due.isoformat() if task.due else "",
         state=task.state.value,
         progress=progress,
-        error=task.error or "",
+        error=_text(task.error or ""),
         post_url=url,
         actions=actions_for(task),
-        note=_sentence("; ".join(task.notes)),
-        files=files,
+        note=_text(_sentence("; ".join(task.notes))),
+        files=tuple(shown_name(f) for f in files),
         has_video=_has_video(task),
         facts=_facts(task),
         progress_text=_progress_text(task, progress),
@@ -294,6 +299,16 @@ def task_row(task: Task, *, now: datetime, tz: ZoneInfo, username: str | None = 
         switches=_switches(task),
         kind=task_kind(task),
     )
+
+
+def _text(text: str) -> str:
+    """Free text that may quote a file name: bytes that are not UTF-8 (lone surrogates) show as
+    `\\xff` escapes instead of breaking the page's encoding; line breaks stay."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return "\n".join(shown_name(line) for line in text.split("\n"))
 
 
 def _sentence(text: str) -> str:

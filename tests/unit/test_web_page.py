@@ -75,6 +75,13 @@ class TestJsonFields:
         again = board.transition(t.id, State.SCHEDULED)   # retry of a published-with-files-kept pair
         assert again is not None and again.published_at is None
 
+    def test_a_finished_task_keeps_its_size_and_kind_after_its_working_data_is_dropped(self):
+        from ralph_watch.tasks import finished
+        t = Task(id="1", key="k", state=State.PUBLISHED, identity=IDENT, video_info=INFO, sidecar_data=sidecar(at=START))
+        finished(t)
+        item = views.task_json(t)
+        assert (item["size"], item["kind"]) == (12_345_678, "at")
+
     def test_post_url_carries_the_handle_of_the_logged_in_creator(self, world):
         world.backend.logged_in_as = {"nickname": "R", "username": "ralph.w"}
         world.task("done", state=State.PUBLISHED, post_id="42", video=None)
