@@ -73,3 +73,21 @@ class TestTheVideoChangesDuringItsUpload:
         assert video.is_symlink() and sidecar.exists(), "the inbox is left as it is"
         assert sha256(outside) == outside_digest, "the outside file is never touched"
         assert records(fast.state_dir) == [] or all(r["outcome"] != "published" for r in records(fast.state_dir))
+
+    def test_a_video_rewritten_after_its_bytes_went_out_is_kept_not_deleted(self, fast, emulator):
+        """Same size, same first and last MiB: only the file's identity (device, inode, size,
+        mtime) at upload time tells that these are not the bytes TikTok received."""
+        emulator.inject("status", delay=3)   # every byte is in; the first status answer is held
+        video, sidecar, digest = drop_pair(fast.inbox, big=True)
+        wait_faults_applied(emulator, 1)
+        [post] = emulator.posts()
+        assert post["received_bytes"] == post["video_size"]
+        with open(video, "r+b") as f:
+            f.seek(video.stat().st_size // 2)
+            f.write(b"edited after upload" * 1000)
+        task = wait_until(lambda: (t := fast.task("clip.mp4")) and t["state"] == "published" and t["error"] and t,
+                          60, "published, with the changed file kept")
+        assert "changed after it was sent" in task["error"]
+        assert video.exists() and sidecar.exists(), "a video whose bytes TikTok did not receive is never deleted"
+        posts = complete_posts(emulator)
+        assert len(posts) == 1 and posts[0]["sha256"] == digest
