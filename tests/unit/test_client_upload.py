@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ralph_watch.errors import TikTokError
 from ralph_watch.tiktok.client import ChunkBody, TikTokClient
 from ralph_watch.tiktok.emulator import EmulatorServer, load_profile
 from tests.support.videos import padded_mp4, small_mp4
+from tests.support.wait import wait_until
 from tests.unit.test_client_contract import PUBLIC, login, make_client, post_for, sha
 
 MIB = 1 << 20
@@ -25,7 +28,9 @@ SIZE = 69_000_123   # more than one chunk: chunk 1, then the last chunk
 
 @pytest.fixture(scope="module")
 def server():
-    srv = EmulatorServer(load_profile(None)).start()
+    profile = load_profile(None)
+    fast = replace(profile.limits, processing_seconds=0.2, moderation_seconds=0.2)
+    srv = EmulatorServer(replace(profile, limits=fast)).start()
     yield srv
     srv.stop()
 
@@ -185,3 +190,22 @@ class TestChunkBodyFromOneDescriptor:
             assert b"".join(body) == b"y" * 2_000_000   # re-iterable for a retry
         finally:
             os.close(fd)
+
+
+class TestTheEmulatorHoldsTheAnswerNotTheBytes:
+    """Like TikTok: a chunk whose bytes arrived completes even when the client has gone, and a
+    finished upload is published whether or not anyone asks for its status."""
+
+    def test_a_held_chunk_counts_after_the_client_gave_up(self, client, emulator, tmp_path):
+        path = small_mp4(tmp_path)
+        data = path.read_bytes()
+        init = client.init_direct(post_info=PUBLIC, video_size=len(data))
+        emulator.inject("upload", delay=5)
+        with pytest.raises(httpx.TimeoutException):
+            httpx.put(init.upload_url, content=data, timeout=httpx.Timeout(5.0, read=0.3),
+                      headers={"Content-Type": "video/mp4", "Content-Range": f"bytes 0-{len(data) - 1}/{len(data)}"})
+        held = post_for(emulator, init.publish_id)
+        assert held["received_bytes"] == 0 and held["status"] == "PROCESSING_UPLOAD", "not counted while held"
+        done = wait_until(lambda: (p := post_for(emulator, init.publish_id))["status"] == "PUBLISH_COMPLETE" and p,
+                          30, "the held chunk to complete at the emulator without the client")
+        assert done["sha256"] == sha(path) and done["received_bytes"] == len(data)
