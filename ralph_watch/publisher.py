@@ -606,27 +606,26 @@ class Publisher:
         rec = self.records.get(t.key)
         if t.video:
             video = resolve(self.inbox, t.video)
+            changed = False
             try:
-                now_ident = file_identity(video)
-                changed = False
+                st = os.lstat(video)
             except FileNotFoundError:
-                now_ident, changed = None, False
-            except OSError:   # a symlink or something else now stands there: not what was sent
-                now_ident, changed = None, True
+                st = None
+            except OSError:
+                st = None   # the deletion below reports (and retries) what stands in the way
+            if st is not None and not stat.S_ISREG(st.st_mode):
+                changed = True   # a symlink (or anything else) now stands there: not what was sent
+            elif st is not None and rec is not None and rec.sent_file is not None:
+                # Same first and last MiB is no proof for the middle: the file must still be the
+                # one the upload read (device, inode, size, mtime), else it is kept.
+                changed = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != tuple(rec.sent_file)
+            try:
+                now_ident = file_identity(video) if st is not None and not changed else None
+            except OSError:
+                now_ident = None
             want = rec.identity if rec is not None else t.identity
             if now_ident is not None and not now_ident.same_content(want):
                 changed = True
-            if now_ident is not None and rec is not None and rec.sent_file is not None:
-                # Same first and last MiB is no proof for the middle: the file must still be the
-                # one the upload read (device, inode, size, mtime), else it is kept.
-                try:
-                    st = os.lstat(video)
-                    changed = changed or not stat.S_ISREG(st.st_mode) or \
-                        (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != tuple(rec.sent_file)
-                except FileNotFoundError:
-                    pass
-                except OSError:
-                    changed = True
             if changed:
                 self.board.update(t.id, files_kept=True,
                                   error=f"Published, but {t.video} changed after it was sent, so it was kept. "
