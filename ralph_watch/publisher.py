@@ -95,8 +95,13 @@ class _FinalMark:
         self.rec = rec
         self.ident = ident
         self.failed: RecordError | None = None
+        self._lock = threading.Lock()   # a PUT worker left behind and its retry never write at once
 
     def __call__(self, st: os.stat_result) -> None:
+        with self._lock:
+            self._mark(st)
+
+    def _mark(self, st: os.stat_result) -> None:
         if st.st_size != self.ident.size or st.st_mtime_ns != self.ident.mtime_ns:
             rule = LOCAL_ERRORS["file_changed"]
             raise TikTokError("file_changed", f"{self.rec.video} was replaced between its check and its upload",
