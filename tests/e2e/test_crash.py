@@ -160,7 +160,7 @@ class TestLastChunkSentNotAnswered:
     def test_it_waits_for_tiktok_and_posts_once(self, make_service, emulator, how):
         svc = make_service(limits=FAST_LIMITS, settle=0.2).start()
         svc.login()
-        emulator.inject("upload", delay=4)   # a slow TikTok: takes the bytes, answers 4 s later
+        emulator.inject("upload", delay=8)   # a slow TikTok: takes the bytes, counts and answers 8 s later
         video, sidecar, digest = drop_pair(svc.inbox, "slow")
         post = wait_last_chunk_taken_unanswered(emulator, video)
         assert wait_record(svc.state_dir, "uploading")["final_sent"] is True
@@ -178,6 +178,7 @@ class TestLastChunkSentNotAnswered:
         assert len(posts) == 1 and posts[0]["sha256"] == digest and posts[0]["publish_id"] == post["publish_id"]
         assert inits(emulator) == 1, "no second init while TikTok could still complete the first upload"
         assert "publishing anew" not in svc2.log_text()
+        assert "waiting for its verdict" in svc2.log_text(), "the restart found the upload undecided and waited"
         wait_until(lambda: not video.exists() and not sidecar.exists(), 10, "both files to be deleted")
         wait_until(lambda: records(svc2.state_dir) == [], 10, "the publish record to be removed")
 
