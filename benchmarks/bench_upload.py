@@ -7,6 +7,10 @@ chunks (one file per chunk, cut outside the timing) to an upload_url from a real
 `curl -T` per chunk, sequentially like the service. Target: service >= 0.9x curl.
 
     python benchmarks/bench_upload.py [--runs 3] [--sizes 200,1024]
+    python benchmarks/bench_upload.py --max-rate 8MB/s [--cap-mib 100]
+
+With --max-rate the service publishes one video under `upload.max_rate` and the figure is its
+measured upload rate against the cap. Target: within 5 % of the cap.
 """
 from __future__ import annotations
 
@@ -104,9 +108,10 @@ def cut_chunks(video: Path, chunks, folder: Path) -> list[Path]:
     return files
 
 
-def service_run(emulator, root: Path, video: Path) -> tuple[float, float]:
+def service_run(emulator, root: Path, video: Path, *, max_rate: str | None = None) -> tuple[float, float]:
     """(upload-phase seconds, peak RSS MB) of one publish of `video` by a fresh service process."""
-    with u.service(root, emulator, limits=u.UNLIMITED) as svc:
+    config = {"upload": {"max_rate": max_rate}} if max_rate else None
+    with u.service(root, emulator, limits=u.UNLIMITED, config=config) as svc:
         svc.start()
         svc.login()
         (svc.inbox / "clip.yaml").write_text("privacy: private\n")
@@ -126,11 +131,36 @@ def service_run(emulator, root: Path, video: Path) -> tuple[float, float]:
         return end - start, hwm
 
 
+def capped(max_rate: str, mib: int) -> None:
+    """The measured upload rate of one publish under upload.max_rate, against the cap."""
+    from ralph_watch.tiktok.ratecap import parse_rate
+
+    cap = parse_rate(max_rate)
+    with u.workspace("upload-cap") as ws:
+        emulator = u.start_emulator(**u.UNLIMITED)
+        try:
+            video = dense_video(ws, mib)
+            seconds, hwm = service_run(emulator, ws / "svc", video, max_rate=max_rate)
+            rate = video.stat().st_size / seconds
+            u.log(f"{mib} MiB under {max_rate}: {rate / 1e6:.2f} MB/s in {seconds:.1f} s (peak RSS {hwm:.0f} MB)")
+        finally:
+            emulator.stop()
+    u.report([{"figure": f"upload.max_rate {max_rate}: measured rate of a {mib} MiB upload",
+               "target": "within 5 % of the cap",
+               "result": f"{rate / 1e6:.2f} MB/s = {rate / cap:.3f}x the cap",
+               "ok": abs(rate / cap - 1) <= 0.05, "value": rate / cap}],
+             "Figure 1b: upload bandwidth cap", f"{COMMAND} --max-rate {max_rate} --cap-mib {mib}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sizes", default="200,1024", help="video sizes in MiB, comma-separated")
+    ap.add_argument("--max-rate", default=None, help="measure the upload.max_rate cap instead (e.g. 8MB/s)")
+    ap.add_argument("--cap-mib", type=int, default=100, help="video size in MiB for --max-rate")
     args = ap.parse_args()
+    if args.max_rate:
+        return capped(args.max_rate, args.cap_mib)
     rows = []
     with u.workspace("upload") as ws:
         emulator = u.start_emulator(**u.UNLIMITED)

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from . import sidecar
 from .errors import ConfigError, SidecarError
 from .limits import Limits
+from .tiktok.ratecap import parse_rate
 
 __all__ = [
     "Config",
@@ -36,6 +37,7 @@ __all__ = [
     "default_config",
     "machine_timezone",
     "NOTIFY_EVENTS",
+    "OPTIONAL_NOTIFY_EVENTS",
     "WATCH_MODES",
     "CONFIG_MAX_BYTES",
 ]
@@ -43,6 +45,8 @@ __all__ = [
 CONFIG_MAX_BYTES: Final = 1024 * 1024
 WATCH_MODES: Final = ("auto", "events", "polling")
 NOTIFY_EVENTS: Final = ("published", "failed", "invalid", "missed", "needs_login", "mount_lost")
+# Events sent only when notify.events lists them (not in the default list above).
+OPTIONAL_NOTIFY_EVENTS: Final = ("in_inbox",)
 DEFAULT_SCOPES: Final = ("user.info.basic", "video.publish", "video.upload")
 # Keys whose values are never shown in a message (Apprise URLs carry bot tokens and passwords).
 SECRET_KEYS: Final = frozenset({"tiktok.client_secret", "web.password", "notify.urls"})
@@ -68,6 +72,8 @@ class WebConfig:
     public_url: str | None = None
     allowed_hosts: tuple[str, ...] = ()
     password: str | None = field(default=None, repr=False)
+    privacy_policy: Path | None = None   # the operator's policy (.txt or .html), served at /privacy
+    terms: Path | None = None            # the operator's terms of service, served at /terms
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,12 @@ class TikTokConfig:
     api_base: str = "https://open.tiktokapis.com"
     authorize_url: str = "https://www.tiktok.com/v2/auth/authorize/"
     limits: Limits = field(default_factory=Limits)
+    audited: bool | None = None       # has the app passed TikTok's audit? None: unknown
+
+
+@dataclass(frozen=True)
+class UploadConfig:
+    max_rate: float | None = None      # bytes per second for all uploads together; None: no cap
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     tiktok: TikTokConfig = field(default_factory=TikTokConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    upload: UploadConfig = field(default_factory=UploadConfig)
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -290,6 +303,20 @@ class _Reader:
         return check
 
 
+def _null_or(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    """`key:` left empty (null) means "not set"; anything else goes through `check`."""
+    return lambda key, value: None if value is None else check(key, value)
+
+
+def _rate(_key: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_rate(value)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
+
+
 class _Bad(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -338,14 +365,32 @@ def _expand_path(value: str, *, base_dir: Path, environ: Mapping[str, str]) -> P
     return path if path.is_absolute() else base_dir / path
 
 
+def _page_file(value: str | None, key: str, *, base_dir: Path, environ: Mapping[str, str],
+               problems: _Problems) -> Path | None:
+    """web.privacy_policy / web.terms: an existing .txt or .html file (read again on every request)."""
+    if not value:
+        return None
+    path = _expand_path(value, base_dir=base_dir, environ=environ)
+    if path.suffix.lower() not in (".txt", ".html", ".htm", ".md"):
+        problems.add(key, f"{path} must be a text (.txt, .md) or HTML (.html) file")
+        return None
+    if not path.is_file():
+        problems.add(key, f"{path} does not exist (or is not a file); write your own text there, "
+                          "or remove the line")
+        return None
+    return path
+
+
 # -- the loader -------------------------------------------------------------------------------
 
-_TOP = ("inbox", "state_dir", "timezone", "watch", "schedule", "web", "tiktok", "notify", "defaults")
+_TOP = ("inbox", "state_dir", "timezone", "watch", "schedule", "web", "tiktok", "notify", "defaults",
+        "upload")
 _WATCH = tuple(f.name for f in fields(WatchConfig))
 _SCHEDULE = tuple(f.name for f in fields(ScheduleConfig))
 _WEB = tuple(f.name for f in fields(WebConfig))
 _TIKTOK = tuple(f.name for f in fields(TikTokConfig))
 _NOTIFY = tuple(f.name for f in fields(NotifyConfig))
+_UPLOAD = tuple(f.name for f in fields(UploadConfig))
 
 
 def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: str = "config.yaml") -> Config:
@@ -425,7 +470,10 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
             else "web.public_url is set"
         problems.add("web.password", f"a password is required because {reason}; add password: ${{RALPH_WATCH_PASSWORD}} "
                                      "under web: and set that environment variable")
-    web = WebConfig(host=host, port=port, public_url=public_url, allowed_hosts=allowed_hosts, password=password)
+    pages = {name: _page_file(br.get(name, None, br.text(null_ok=True)), f"web.{name}", base_dir=base_dir,
+                              environ=environ, problems=problems) for name in ("privacy_policy", "terms")}
+    web = WebConfig(host=host, port=port, public_url=public_url, allowed_hosts=allowed_hosts, password=password,
+                    **pages)
 
     # tiktok
     t = _section(raw, "tiktok", problems)
@@ -459,8 +507,10 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
             for message in limit_problems:
                 key, _, rest = message.partition(": ")
                 problems.add(key, rest)
+    audited = tr.get("audited", None, _null_or(tr.boolean()))
     tiktok = TikTokConfig(client_key=client_key, client_secret=client_secret, redirect_uri=redirect_uri,
-                          scopes=scopes, api_base=api_base, authorize_url=authorize_url, limits=limits)
+                          scopes=scopes, api_base=api_base, authorize_url=authorize_url, limits=limits,
+                          audited=audited)
 
     # notify
     n = _section(raw, "notify", problems)
@@ -468,13 +518,20 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
     nr = _Reader(n, "notify.", problems, substituted)
     urls = nr.get("urls", (), nr.text_list())
     events = nr.get("events", NOTIFY_EVENTS, nr.text_list())
-    bad_events = [e for e in events if e not in NOTIFY_EVENTS]
+    known_events = NOTIFY_EVENTS + OPTIONAL_NOTIFY_EVENTS
+    bad_events = [e for e in events if e not in known_events]
     if bad_events:
         problems.add("notify.events", f"unknown event {', '.join(bad_events)}; "
-                                      f"events are {', '.join(NOTIFY_EVENTS)}")
-        events = tuple(e for e in events if e in NOTIFY_EVENTS)
+                                      f"events are {', '.join(known_events)}")
+        events = tuple(e for e in events if e in known_events)
     notify = NotifyConfig(urls=urls, events=events,
                           include_title=nr.get("include_title", False, nr.boolean()))
+
+    # upload: a bandwidth cap shared by every upload
+    u = _section(raw, "upload", problems)
+    _unknown_keys(u, _UPLOAD, "upload.", problems)
+    ur = _Reader(u, "upload.", problems, substituted)
+    upload = UploadConfig(max_rate=ur.get("max_rate", None, _rate))
 
     # defaults: sidecar keys, checked like a sidecar's
     d = _section(raw, "defaults", problems)
@@ -484,7 +541,7 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
     if problems.items:
         raise ConfigError(problems.items)
     return Config(inbox=inbox, state_dir=state_dir, timezone=timezone, watch=watch, schedule=schedule,
-                  web=web, tiktok=tiktok, notify=notify, defaults=MappingProxyType(dict(d)))
+                  web=web, tiktok=tiktok, notify=notify, upload=upload, defaults=MappingProxyType(dict(d)))
 
 
 def read_config(path: Path, environ: Mapping[str, str] = os.environ) -> Config:

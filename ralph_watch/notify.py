@@ -28,7 +28,7 @@ __all__ = ["Notifier", "EVENTS"]
 
 log = logging.getLogger(__name__)
 
-EVENTS: Final = ("published", "failed", "invalid", "missed", "needs_login", "mount_lost")
+EVENTS: Final = ("published", "failed", "invalid", "missed", "needs_login", "mount_lost", "in_inbox")
 
 # Sent once per episode: a logged-out account or a lost mount would otherwise notify for
 # every due task and every rescan. `reset_episode` opens the next episode.
@@ -42,10 +42,12 @@ DEFAULT_FIX: Final = {
     "missed": "Its time passed while nothing could be published; set a new 'at' in the sidecar or press Retry.",
     "needs_login": "Publishing waits until you log in with TikTok again.",
     "mount_lost": "The inbox cannot be read; check that the share or disk is mounted.",
+    "in_inbox": "Open the TikTok app's inbox notification to finish and post the draft.",
 }
 
 _NOTIFY_TYPE: Final = {"published": "success", "failed": "failure", "invalid": "warning",
-                       "missed": "warning", "needs_login": "warning", "mount_lost": "failure"}
+                       "missed": "warning", "needs_login": "warning", "mount_lost": "failure",
+                       "in_inbox": "info"}
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,8 @@ class Notifier:
         if event == "needs_login":
             lines.append(f"Log in at {self._page_url}")
         if self._include_title and title:
-            lines.append(f"Title: {title}")
+            # A draft's caption may not reach TikTok's editor: this line lets the creator copy it.
+            lines.append(f"Caption to paste in TikTok: {title}" if event == "in_inbox" else f"Title: {title}")
         head = f"ralph-watch: {video} {state}" if video else f"ralph-watch: {state}"
         if task_id:
             head += f" (task {task_id})"

@@ -266,24 +266,35 @@ def _probe_isobmff(f: BinaryIO, size: int) -> VideoInfo:
     brand: bytes | None = None
     media = False  # an mdat (or a movie fragment) seen
     while pos < size:
-        if size - pos < 8:
-            raise _truncated(size, pos + 8, "box headers")
-        f.seek(pos)
-        header = f.read(16 if size - pos >= 16 else 8)
-        box_size, kind = struct.unpack(">I4s", header[:8])
-        header_len = 8
-        if box_size == 1:  # a 64-bit size follows the type
-            if len(header) < 16:
-                raise _truncated(size, pos + 16, "box headers")
-            box_size = struct.unpack(">Q", header[8:16])[0]
-            header_len = 16
-        elif box_size == 0:  # this box runs to the end of the file
-            box_size = size - pos
-        if box_size < header_len:
-            raise _damaged(f"a top-level {_fourcc(kind)} box at byte {pos:,} claims only {box_size} bytes")
-        end = pos + box_size
-        if end > size:
-            raise _truncated(size, end)
+        kind = b""
+        try:
+            if size - pos < 8:
+                raise _truncated(size, pos + 8, "box headers")
+            f.seek(pos)
+            header = f.read(16 if size - pos >= 16 else 8)
+            box_size, kind = struct.unpack(">I4s", header[:8])
+            header_len = 8
+            if box_size == 1:  # a 64-bit size follows the type
+                if len(header) < 16:
+                    raise _truncated(size, pos + 16, "box headers")
+                box_size = struct.unpack(">Q", header[8:16])[0]
+                header_len = 16
+            elif box_size == 0:  # this box runs to the end of the file
+                box_size = size - pos
+            if box_size < header_len:
+                raise _damaged(f"a top-level {_fourcc(kind)} box at byte {pos:,} claims only {box_size} bytes")
+            end = pos + box_size
+            if end > size:
+                raise _truncated(size, end)
+        except ProbeError:
+            # Bytes that are no box (junk appended by a tool), or a final mdat that claims more than
+            # the file holds: complete all the same when the sample table ends inside the file.
+            # A copy that was cut off has samples past its end, or no moov yet.
+            overrun = kind == b"mdat"
+            if moov is None or not (media or overrun) or not _samples_fit(moov, size if overrun else pos):
+                raise
+            media = True
+            break
         if kind == b"ftyp" and brand is None:
             brand = header[8:12] if header_len == 8 and box_size >= 12 else None
         elif kind == b"moov":
@@ -304,6 +315,63 @@ def _probe_isobmff(f: BinaryIO, size: int) -> VideoInfo:
             "header; copy it again")
     container = "mov" if brand == b"qt  " or brand is None else "mp4"
     return _parse_moov(moov, container=container, size=size)
+
+
+def _samples_fit(moov: bytes, limit: int) -> bool:
+    """True when every track's samples (its last chunk: stco/co64 + stsc + stsz) end by byte `limit`."""
+    try:
+        ends = [_track_samples_end(moov, s, e) for k, s, e in _boxes(moov, 0, len(moov), "moov") if k == b"trak"]
+    except (ProbeError, struct.error, IndexError):
+        return False
+    return bool(ends) and all(end is not None and end <= limit for end in ends)
+
+
+def _track_samples_end(buf: bytes, start: int, end: int) -> int | None:
+    """The byte just past a track's last sample; None when its sample table cannot say."""
+    mdia = _child(buf, start, end, b"mdia", "trak")
+    minf = _child(buf, mdia[0], mdia[1], b"minf", "mdia") if mdia else None
+    stbl = _child(buf, minf[0], minf[1], b"stbl", "minf") if minf else None
+    if stbl is None:
+        return None
+    stsz = _child(buf, stbl[0], stbl[1], b"stsz", "stbl")
+    stsc = _child(buf, stbl[0], stbl[1], b"stsc", "stbl")
+    stco = _child(buf, stbl[0], stbl[1], b"stco", "stbl")
+    co64 = _child(buf, stbl[0], stbl[1], b"co64", "stbl")
+    if stsz is None or stsc is None or (stco is None and co64 is None):
+        return None
+    table, width = (stco, 4) if stco is not None else (co64, 8)
+    assert table is not None
+    (chunks,) = struct.unpack_from(">I", buf, table[0] + 4)
+    if chunks == 0:
+        return 0  # no samples: nothing that could be missing
+    if table[0] + 8 + width * chunks > table[1]:
+        return None
+    offsets = struct.unpack_from(f">{chunks}{'I' if width == 4 else 'Q'}", buf, table[0] + 8)
+    last = max(range(chunks), key=offsets.__getitem__)  # 0-based index of the chunk that lies furthest
+    # stsc: runs of (first_chunk (1-based), samples_per_chunk, description); find the last chunk's samples.
+    (runs,) = struct.unpack_from(">I", buf, stsc[0] + 4)
+    if runs == 0 or stsc[0] + 8 + 12 * runs > stsc[1]:
+        return None
+    first_sample = 0
+    per_chunk = 0
+    for i in range(runs):
+        first, per, _ = struct.unpack_from(">III", buf, stsc[0] + 8 + 12 * i)
+        upto = struct.unpack_from(">I", buf, stsc[0] + 8 + 12 * (i + 1))[0] if i + 1 < runs else chunks + 1
+        if first - 1 <= last < upto - 1:
+            first_sample += (last - (first - 1)) * per
+            per_chunk = per
+            break
+        first_sample += (upto - first) * per
+    uniform, count = struct.unpack_from(">II", buf, stsz[0] + 4)
+    if uniform:
+        size = uniform * per_chunk
+    else:
+        stop = min(first_sample + per_chunk, count)
+        if stsz[0] + 12 + 4 * stop > stsz[1]:
+            return None
+        size = sum(struct.unpack_from(f">{stop - first_sample}I", buf, stsz[0] + 12 + 4 * first_sample)) \
+            if stop > first_sample else 0
+    return int(offsets[last]) + size
 
 
 def _fourcc(kind: bytes) -> str:

@@ -23,6 +23,7 @@ from typing import Any, Callable
 from .clock import Clock
 from .errors import Action, RecordError, TikTokError
 from .limits import Limits
+from . import postplan
 from .pairfiles import delete_files, remove_error_file, resolve
 from .record import PublishRecord, RecordStore, account_hash, file_identity
 from .reinit import Decision, Verdict, decidable_at, decide
@@ -259,13 +260,19 @@ class Publisher:
                 self._hold(t, wait, f"TikTok allows {self.limits.pending_drafts} drafts waiting in the TikTok inbox "
                                     "per day; this one waits until {when}.")
                 return None
-            return {}, notes
+            return {}, notes + postplan.draft_notes(getattr(sc, "lines", {}))
         if "video.publish" not in scopes:
             self._to(t, S.NEEDS_LOGIN, expect={S.UPLOADING},
                      error="Direct posts need the video.publish permission, which this login did not grant. "
                            "Log out and log in again, allowing it (or use mode: draft).")
             return None
         options = list(getattr(creator, "privacy_level_options", []) or [])
+        refusal = postplan.audit_refusal(mode=sc.mode, privacy=sc.privacy,
+                                         audited=getattr(self.client, "audited", None),
+                                         public_account=postplan.account_is_public(options))
+        if refusal:  # TikTok would refuse it: no init, and the fix is the user's (never a silent SELF_ONLY)
+            self._to(t, S.INVALID, expect={S.UPLOADING}, error=refusal)
+            return None
         if sc.privacy not in options:
             self._to(t, S.FAILED, expect={S.UPLOADING},
                      error=f"This TikTok account does not allow privacy {sc.privacy} right now (it allows: "
@@ -285,19 +292,9 @@ class Publisher:
             self._hold(t, wait, f"TikTok allows about {self.limits.daily_posts} direct posts a day; "
                                 "this one waits until {when}.")
             return None
-        post_info: dict[str, Any] = {
-            "privacy_level": sc.privacy,
-            "disable_comment": disable["allow_comments"],
-            "disable_duet": disable["allow_duet"],
-            "disable_stitch": disable["allow_stitch"],
-            "video_cover_timestamp_ms": int(sc.cover_ms),
-            "brand_content_toggle": sc.promotion in ("branded", "both"),
-            "brand_organic_toggle": sc.promotion in ("own_brand", "both"),
-            "is_aigc": bool(sc.ai_generated),
-        }
-        if sc.title:
-            post_info["title"] = sc.title
-        return post_info, notes
+        cover = postplan.cover_note(mode=sc.mode, privacy=sc.privacy, cover_ms=int(sc.cover_ms),
+                                    given=getattr(sc, "lines", {}))
+        return postplan.post_info(sc, disable=disable), notes + ([cover] if cover else [])
 
     def _progress(self, task_id: str) -> Callable[[int, int], None]:
         last = [0.0]

@@ -6,15 +6,18 @@ because aware arithmetic in Python is wall-clock arithmetic and resets `fold`.
 
 DST semantics for cron (Debian cron(8), as cronsim copies it, with one deliberate change):
 
-* Expressions that fire more than once an hour or every hour (minute field with several
-  values, or an hour field that is `*`) keep their real-time cadence: every instant whose
-  local wall time matches is a slot, so the repeated fall-back hour fires twice and the
-  skipped spring-forward hour does not fire at all.
-* Every other expression is "fixed-time": a wall time that falls into a spring-forward gap
-  runs once, right after the jump; a wall time that happens twice runs once, at the first.
-* Debian decides between the two by the *text* (a field starting with `*`); here the
-  decision is made on the value sets, so that lines which mean the same (`*/30 2 * * *`
-  and `0,30 2 * * *`) behave the same and can share one queue.
+* A line whose hour field is restricted (not every hour) is "fixed-time": each listed wall
+  time gives one slot per day. A repeated (fall-back) wall time runs once, at its first
+  occurrence; a wall time inside a spring-forward gap runs right after the jump. Several
+  listed times inside one gap go out one second apart from the jump on, in wall order (one
+  second later still when the wall time right after the gap is listed too, so each keeps a
+  slot of its own); so `0,30 2 * * *` has two slots on both DST nights, never four or none.
+* A line that fires every hour (hour field `*`, `*/1` or `0-23`) keeps its real-time
+  cadence: every instant whose local wall time matches is a slot, so the repeated
+  fall-back hour fires twice and the skipped spring-forward hour does not fire at all.
+* Debian decides between the two by the *text* (a minute or hour field starting with `*`);
+  here only the hour field's value set decides, so that lines which mean the same
+  (`*/30 2 * * *` and `0,30 2 * * *`) behave the same and can share one queue.
 
 croniter (7.0.0, pinned) only enumerates naive wall times from canonical numeric fields;
 the mapping of wall times to instants (and its DST rules) is ours, because croniter
@@ -46,6 +49,8 @@ __all__ = [
     "Lateness",
     "ON_TIME",
     "late_decision",
+    "Due",
+    "due_decision",
     "quota_warnings",
     "next_allowed",
     "next_wake",
@@ -135,9 +140,13 @@ def parse_at(text: object, tz: ZoneInfo) -> datetime:
     1080 for an unquoted 18:00) is a ValueError whose sentence says what to write instead.
     """
     if isinstance(text, datetime):  # a YAML loader that reads timestamps itself
-        if text.tzinfo is not None:
-            return text.astimezone(UTC)
-        return _wall_at(text, tz, f"{text:%Y-%m-%d %H:%M:%S}")
+        shown = f"{text:%Y-%m-%d %H:%M:%S}"
+        try:
+            if text.tzinfo is not None:
+                return text.astimezone(UTC)
+            return _wall_at(text, tz, shown)
+        except OverflowError:
+            raise _out_of_range(shown) from None
     if isinstance(text, date):
         return _fail_date_only(text.isoformat())
     if isinstance(text, bool) or not isinstance(text, (str, int, float)):
@@ -172,6 +181,18 @@ def parse_at(text: object, tz: ZoneInfo) -> datetime:
     except ValueError as exc:
         raise _at_problem(raw, f"is not a real date and time ({exc})") from None
     off = found["off"]
+    try:  # the first and last days of datetime's range cannot be moved between zones
+        return _instant(wall, off, tz, raw)
+    except OverflowError:
+        raise _out_of_range(raw) from None
+
+
+def _out_of_range(raw: str) -> ValueError:
+    return _at_problem(raw, "is too close to the year 1 or the year 9999 to be converted between time zones")
+
+
+def _instant(wall: datetime, off: str | None, tz: ZoneInfo, raw: str) -> datetime:
+    """The instant of a naive `wall` read with the offset text `off` (None: wall time in `tz`)."""
     if off is None:
         return _wall_at(wall, tz, raw)
     if off in ("Z", "z"):
@@ -374,15 +395,18 @@ def _compress(values: frozenset[int], full: frozenset[int]) -> str:
     return ",".join(parts)
 
 
-def _star_step(values: frozenset[int], fld: _Field) -> str:
-    """`*/n` for a set written with a leading star (kept so the AND reading survives)."""
+def _star_step(values: frozenset[int], fld: _Field, text: str) -> str:
+    """A day field written with a leading star, written again with one (so the AND reading
+    survives): `*/n` for the smallest step whose whole span is in the set, then the values
+    it leaves out (`*/5,8`). The parser put some `*/n` span in, so one always fits."""
     for step in range(1, fld.hi - fld.lo + 2):
         span = set(range(fld.lo, fld.hi + 1, step))
         if fld.name == "day-of-week" and 7 in span:
             span = (span - {7}) | {0}
-        if span == values:
-            return f"*/{step}"
-    raise AssertionError(values)  # pragma: no cover - star fields are always */n
+        if span <= values:
+            rest = values - span
+            return f"*/{step}," + _compress(frozenset(rest), frozenset()) if rest else f"*/{step}"
+    raise _cron_problem(text, f"cannot be read in the {fld.name} field; use {_SUPPORTED}")  # pragma: no cover
 
 
 def parse_cron(text: object) -> CronSpec:
@@ -430,9 +454,9 @@ def parse_cron(text: object) -> CronSpec:
     elif not dom_full and not dow_full:
         # Both restricted, read with AND: keep the leading star so the key reads the same.
         if dom_star:
-            dom_text = _star_step(days, _FIELDS[2])
+            dom_text = _star_step(days, _FIELDS[2], line)
         if dow_star:
-            dow_text = _star_step(weekdays, _FIELDS[4])
+            dow_text = _star_step(weekdays, _FIELDS[4], line)
 
     if not day_or:  # with OR, the weekday always matches some day
         longest = max(_DAYS_IN_MONTH[m - 1] for m in months)
@@ -454,7 +478,7 @@ def parse_cron(text: object) -> CronSpec:
         months=months,
         weekdays=weekdays,
         day_or=day_or,
-        fixed_time=not (len(minutes) > 1 or hours == _FULL[1]),
+        fixed_time=hours != _FULL[1],  # restricted hours: fixed-time (module docstring)
     )
     try:  # backstop: whatever croniter cannot satisfy is refused here, not at publish time
         _walls(spec, datetime(2000, 1, 1)).__next__()
@@ -479,11 +503,14 @@ def _slot_events(spec: CronSpec, after: datetime, tz: ZoneInfo) -> Iterator[tupl
     instant of a wall time never decreases as the wall time grows.
     """
     after = utc(after)  # a naive `after` is a bug in the caller: refused
-    # Start early enough that a wall time repeated around `after` is not missed.
-    offsets = [(after + timedelta(hours=6 * k)).astimezone(tz).utcoffset() or timedelta(0) for k in range(9)]
+    # Start early enough that a wall time repeated around `after` is not missed, nor one of a
+    # gap that ended shortly before it (its slot lies right after the jump); hence the offsets
+    # of the day before too.
+    offsets = [(after + timedelta(hours=6 * k)).astimezone(tz).utcoffset() or timedelta(0) for k in range(-5, 9)]
     start = (after + min(offsets)).replace(tzinfo=None) - timedelta(hours=1)
     heap: list[tuple[datetime, str]] = []
     skipped: list[tuple[datetime, datetime]] = []  # (jump instant, wall) of wildcard slots in a gap
+    gaps: dict[datetime, tuple[list[datetime], int]] = {}  # jump -> (listed walls in the gap, shift)
     last = after
     for wall in _walls(spec, start):
         if _exists(wall, tz):
@@ -499,10 +526,14 @@ def _slot_events(spec: CronSpec, after: datetime, tz: ZoneInfo) -> Iterator[tupl
                     (again, f"DST: second {wall:%H:%M} of the repeated hour (clocks went back)"),
                 ]
         else:
-            jump = _first(_valid_minute(wall, tz, step=+1), tz)
+            after_gap = _valid_minute(wall, tz, step=+1)
+            jump = _first(after_gap, tz)
             bound = jump
             if spec.fixed_time:
-                entries = [(jump, f"DST: {wall:%H:%M} does not exist; runs right after the jump")]
+                if jump not in gaps:
+                    gaps[jump] = _gap_walls(spec, wall, after_gap, tz)
+                slot = jump + _gap_offset(gaps[jump], wall)
+                entries = [(slot, f"DST: {wall:%H:%M} does not exist; runs right after the jump")]
             else:
                 entries = []
                 skipped.append((jump, wall))
@@ -514,6 +545,32 @@ def _slot_events(spec: CronSpec, after: datetime, tz: ZoneInfo) -> Iterator[tupl
                 yield instant, note
         for entry in entries:
             heapq.heappush(heap, entry)
+
+
+def _gap_walls(spec: CronSpec, wall: datetime, after_gap: datetime, tz: ZoneInfo) -> tuple[list[datetime], int]:
+    """The listed wall times of the gap that `wall` falls in, and 1 if `after_gap` (the first
+    wall time after the gap, a real slot at the jump itself) is listed too, else 0."""
+    walls = _walls(spec, _valid_minute(wall, tz, step=-1))  # from the gap's first minute on
+    listed: list[datetime] = []
+    probe = next(walls)
+    while probe < after_gap:
+        listed.append(probe)
+        probe = next(walls)
+    return listed, 1 if probe == after_gap else 0
+
+
+def _gap_offset(gap: tuple[list[datetime], int], wall: datetime) -> timedelta:
+    """How long after the jump the fixed-time wall time `wall`, lost in a gap, goes out.
+
+    A pure function of the line, the zone and `wall` (not of where the walk started), so every
+    `cron_slots` call agrees on each slot: the n-th listed wall time of the gap (from 0) goes
+    out n seconds after the jump, n + 1 when the wall time right after the gap is listed too.
+    More than 60 of them share the minute evenly, so none reaches the next minute's slot.
+    """
+    listed, shift = gap
+    top = len(listed) - 1 + shift
+    step = timedelta(seconds=1) if top <= 59 else timedelta(seconds=59) / top
+    return step * (listed.index(wall) + shift)
 
 
 def _with_skips(note: str, instant: datetime, skipped: list[tuple[datetime, datetime]]) -> str:
@@ -532,9 +589,10 @@ def _with_skips(note: str, instant: datetime, skipped: list[tuple[datetime, date
 def cron_slots(spec: CronSpec, after: datetime, tz: ZoneInfo) -> Iterator[datetime]:
     """The slots of `spec` in `tz`, strictly after `after`, as strictly increasing UTC instants.
 
-    DST per Debian cron (see the module docstring): fixed-time slots in a gap run once right
-    after the jump, fixed-time slots in a repeated hour run once at the first occurrence;
-    hourly-or-finer expressions fire at every real instant whose wall time matches.
+    DST per Debian cron (see the module docstring): a fixed-time line (restricted hour field)
+    has one slot per listed wall time a day: in a gap right after the jump (several a second
+    apart), in a repeated hour at the first occurrence; an every-hour line fires at every real
+    instant whose wall time matches.
     """
     for instant, _note in _slot_events(spec, after, tz):
         yield instant
@@ -738,6 +796,52 @@ def late_decision(due: datetime, now: datetime, grace: timedelta, *, on_time: ti
     if behind <= grace:
         return Lateness.LATE
     return Lateness.TOO_LATE
+
+
+class Due(str, enum.Enum):
+    """What the due-loop does with a `scheduled` pair in one pass (`due_decision`)."""
+
+    WAIT = "wait"        # leave it scheduled: its time has not come, its queue moved it, or paused
+    START = "start"      # publish it now
+    LOGIN = "login"      # due, but nobody is logged in: needs_login until someone is
+    MOVE = "move"        # a cron slot passed beyond the grace: the pair takes the next free slot
+    MISSED = "missed"    # an `at` time passed beyond the grace
+
+
+def due_decision(
+    kind: str,
+    due: datetime,
+    now: datetime,
+    grace: timedelta,
+    *,
+    pinned: bool = False,
+    paused: bool = False,
+    logged_in: bool = True,
+    queue_allows: bool = True,
+) -> Due:
+    """When a scheduled pair goes out: the scheduler's one decision per pair and pass.
+
+    `kind` is what the sidecar says: "at", "cron", or "now" (neither: as soon as complete).
+    `pinned`: its `due` no longer comes from the sidecar, because the user pressed Publish
+    now or Retry, or TikTok's limits or a back-off set it. A pinned pair goes out as a "now"
+    pair does: never `missed`, never moved to another slot, never held back by a queue (it
+    gave its slot up). `queue_allows`: for a cron pair whose slot came, whether its queue lets
+    it start (`CronQueues.settle`: one late pair per queue; the others were moved on).
+    """
+    if due > now:
+        return Due.WAIT
+    if pinned:
+        kind = "now"
+    if kind == "cron" and not queue_allows:
+        return Due.WAIT
+    if late_decision(due, now, grace) is Lateness.TOO_LATE:
+        if kind == "cron":
+            return Due.MOVE
+        if kind == "at":
+            return Due.MISSED
+    if paused:
+        return Due.WAIT
+    return Due.START if logged_in else Due.LOGIN
 
 
 def next_wake(dues: Iterable[datetime], now: datetime, *, max_sleep: float = 60.0) -> float:

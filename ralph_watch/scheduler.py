@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from .clock import Clock
+from .schedule import Due, due_decision
 from .tasks import State, Task, TaskBoard
 
 __all__ = ["Scheduler", "MAX_SLEEP"]
@@ -76,21 +77,18 @@ class Scheduler:
                 if logged_in:
                     self.board.transition(t.id, S.SCHEDULED, expect={S.NEEDS_LOGIN}, error=None)
                     wakes.append(now)
-                else:
-                    self._check_late(t, now)
+                elif t.due is not None:
+                    self._apply_late(t, now, self._decide(t, now, paused=paused, logged_in=False, may_start=None))
                 continue
             if t.state is not S.SCHEDULED or t.due is None:
                 continue
             if t.due > now:
                 wakes.append(t.due)
                 continue
-            if may_start is not None and t.cron_key and not t.held and t.key not in may_start:
-                continue  # its queue already has a late publish: it was moved to a later slot
-            if self._check_late(t, now):
-                continue
-            if paused:
-                continue
-            if not logged_in:
+            decision = self._decide(t, now, paused=paused, logged_in=logged_in, may_start=may_start)
+            if self._apply_late(t, now, decision) or decision is Due.WAIT:
+                continue  # moved on, or paused, or its queue moved it to a later slot
+            if decision is Due.LOGIN:
                 self.board.transition(t.id, S.NEEDS_LOGIN, expect={S.SCHEDULED},
                                       error=f"Due at {self.describe(t.due)}: log in with TikTok on the page to publish it.")
                 continue
@@ -108,25 +106,33 @@ class Scheduler:
         soonest = min(wakes)
         return max(0.0, min(MAX_SLEEP, (soonest - self.clock.now()).total_seconds()))
 
-    def _check_late(self, t: Task, now: datetime) -> bool:
-        """Apply the grace rules to a due task; True when the task was moved on."""
+    def _decide(self, t: Task, now: datetime, *, paused: bool, logged_in: bool,
+                may_start: set[str] | None) -> Due:
+        """schedule.due_decision for a task: its kind from the sidecar, pinned when its due was
+        set by Publish now, Retry or TikTok's limits (`held`)."""
         sc = t.sidecar_data
-        if t.due is None or sc is None or getattr(t, "held", False):
-            return False
-        if now - t.due <= self.grace:
-            return False
-        if sc.cron:
+        kind = "cron" if sc is not None and sc.cron else "at" if sc is not None and sc.at is not None else "now"
+        assert t.due is not None
+        return due_decision(kind, t.due, now, self.grace, pinned=bool(getattr(t, "held", False)), paused=paused,
+                            logged_in=logged_in,
+                            queue_allows=may_start is None or not t.cron_key or t.key in may_start)
+
+    def _apply_late(self, t: Task, now: datetime, decision: Due) -> bool:
+        """Carry out MOVE (next free cron slot) or MISSED; True when the task was moved on."""
+        if decision is Due.MOVE:
+            assert t.due is not None
             slot = self.reslot(t, now)
             if slot is not None:
                 self.board.transition(t.id, S.SCHEDULED, expect={S.SCHEDULED, S.NEEDS_LOGIN}, due=slot,
                                       error=f"The slot {self.describe(t.due)} passed without a publish; "
                                             f"moved to the next free slot.")
             return True
-        if sc.at is None:
-            return False  # "as soon as complete": waits for a login or resume, never missed
-        self.board.transition(t.id, S.MISSED, expect={S.SCHEDULED, S.NEEDS_LOGIN},
-                              error=f"The time {self.describe(t.due)} passed more than "
-                                    f"{self.grace.total_seconds() / 3600:g} h ago while ralph-watch could not "
-                                    "publish (down, logged out or paused). Edit `at:` in the sidecar to a new "
-                                    "time, or press Retry to publish it now.")
-        return True
+        if decision is Due.MISSED:
+            assert t.due is not None
+            self.board.transition(t.id, S.MISSED, expect={S.SCHEDULED, S.NEEDS_LOGIN},
+                                  error=f"The time {self.describe(t.due)} passed more than "
+                                        f"{self.grace.total_seconds() / 3600:g} h ago while ralph-watch could not "
+                                        "publish (down, logged out or paused). Edit `at:` in the sidecar to a new "
+                                        "time, or press Retry to publish it now.")
+            return True
+        return False

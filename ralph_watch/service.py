@@ -28,7 +28,7 @@ from .publisher import Hooks, Publisher
 from .record import InstanceLock, PublishRecord, RecordStore, file_identity
 from .scheduler import Scheduler
 from .tasks import ACTIVE, EDITABLE, State, Task, TaskBoard
-from .validate import validate_pair
+from .validate import at_verdict, validate_pair
 
 __all__ = ["Service"]
 
@@ -40,7 +40,7 @@ PROBLEM_STATES = (S.INVALID, S.FAILED, S.MISSED)
 LIVE_KEYS = ("schedule", "notify", "defaults")
 RESTART_KEYS = ("inbox", "state_dir", "timezone", "watch", "web", "tiktok")
 NOTIFY_STATES = {S.PUBLISHED: "published", S.FAILED: "failed", S.INVALID: "invalid", S.MISSED: "missed",
-                 S.NEEDS_LOGIN: "needs_login"}
+                 S.NEEDS_LOGIN: "needs_login", S.IN_INBOX: "in_inbox"}
 
 
 class Service:
@@ -48,6 +48,7 @@ class Service:
                  serve_web: bool = True, config_path: Path | None = None) -> None:
         from .schedule import CronQueues
         from .tiktok.client import TikTokClient
+        from .tiktok.ratecap import Pacer
 
         self.config = config
         self.config_path = config_path                # re-read on SIGHUP (None: nothing to re-read)
@@ -62,7 +63,9 @@ class Service:
         self.client = TikTokClient(client_key=tk.client_key, client_secret=tk.client_secret,
                                    redirect_uri=tk.redirect_uri, scopes=list(tk.scopes), api_base=tk.api_base,
                                    authorize_url=tk.authorize_url, limits=tk.limits, clock=self.clock,
-                                   transport=transport, chunk_deadline=_test_chunk_deadline())
+                                   transport=transport, chunk_deadline=_test_chunk_deadline(),
+                                   pacer=Pacer(config.upload.max_rate, self.clock) if config.upload.max_rate else None,
+                                   audited=tk.audited)
         self.queues = CronQueues()
         self.published: dict[str, datetime] = {}      # content key -> when (this process only)
         self.probe_cache: dict = {}
@@ -135,11 +138,8 @@ class Service:
         except RecordError as exc:
             self._record_failed(str(exc))
         if not self.inbox.exists():
-            try:
-                self.inbox.mkdir(parents=True)
-                log.info("created the inbox %s", self.inbox)
-            except OSError as exc:
-                log.error("the inbox %s does not exist and cannot be created: %s", self.inbox, exc.strerror)
+            # Never created here: under an unmounted share that would write onto the local disk.
+            log.error("inbox %s does not exist; is the share mounted?", self.inbox)
         if self.notifier is not None:
             self.notifier.start()
         self.watcher.start()  # the initial scan reports every pair before this returns
@@ -153,8 +153,8 @@ class Service:
             self.web_server = WebServer(app, self.config.web.host, self.config.web.port)
             self.web_server.start()
         self._started = True
-        log.info("ralph-watch is running: inbox %s, page %s, watching with %s", self.inbox, self.page_url,
-                 self.watcher.status().get("mode"))
+        log.info("ralph-watch is running: inbox %s, page %s, watching with %s, time zone %s", self.inbox,
+                 self.page_url, self.watcher.status().get("mode"), self.config.timezone)
 
     def run_forever(self) -> None:
         """start(), then wait for SIGINT/SIGTERM (or stop()), then shut down cleanly."""
@@ -390,8 +390,7 @@ class Service:
         rec = self._restored.pop(key, None)
         if rec is not None and self._restore(task, rec, video.rel, side.rel):
             return
-        result, found = validate_pair(self.inbox, video=video.rel, sidecar=side.rel, tz=self.config.tz,
-                                      defaults=self.config.defaults, probe_cache=self.probe_cache)
+        result, found = self._validate(key, video.rel, side.rel)
         if result is None:
             self.queues.release(key, now=self.clock.now())
             self._set(task, S.INVALID, error="\n".join(str(p) for p in found), sidecar_data=None)
@@ -406,10 +405,11 @@ class Service:
         values = dict(title=sc.title, privacy=sc.privacy if sc.mode == "direct" else None, mode=sc.mode,
                       sidecar_data=sc, video_info=result.info, identity=result.identity, retries=0, held=False,
                       cron_key=sc.cron, error=None, progress=None)
-        if key in self._force_now:
+        if key in self._force_now:  # Retry: now, pinned like Publish now (schedule.due_decision)
             self._force_now.discard(key)
             self.queues.release(key, now=self.clock.now())
             due = now
+            values["held"] = True
         elif sc.cron:
             from .schedule import parse_cron
             slot = self.queues.slot_of(key) if task.cron_key == sc.cron else None
@@ -420,13 +420,24 @@ class Service:
         else:
             self.queues.release(key, now=self.clock.now())
             due = sc.at or now
-            if sc.at is not None and now - sc.at > self.scheduler.grace:
+            verdict, sentence = (None, "") if sc.at is None else at_verdict(
+                sc.at, sc.at_text or "", now=now, grace=self.scheduler.grace)
+            if verdict == "missed":
                 self._set(task, S.MISSED, due=due, **{k: v for k, v in values.items() if k != "error"},
-                          error=f"`at: {sc.at_text}` is more than "
-                                f"{self.scheduler.grace.total_seconds() / 3600:g} h in the past. Edit `at:` to a "
-                                "future time, or press Retry to publish it now.")
+                          error=sentence)
                 return
         self._set(task, S.SCHEDULED, due=due, **values)
+
+    def _validate(self, key: str, video: str, sidecar: str) -> tuple[Any, list[Any]]:
+        """validate_pair, but a bug in a check makes the pair `invalid` with a sentence, never
+        leaves it `waiting` with only a traceback in the log."""
+        try:
+            return validate_pair(self.inbox, video=video, sidecar=sidecar, tz=self.config.tz,
+                                 defaults=self.config.defaults, probe_cache=self.probe_cache)
+        except Exception as exc:  # noqa: BLE001 - any exception: the pair must still get a state
+            log.exception("checking %s failed", key)
+            return None, [f"ralph-watch hit an unexpected error checking this pair ({type(exc).__name__}); "
+                          "please report it"]
 
     def _restore(self, task: Task, rec: PublishRecord, video: str, sidecar: str) -> bool:
         """A publish record from before a restart: restore its state instead of publishing again."""
@@ -438,8 +449,7 @@ class Service:
             log.info("%s changed since its publish record was written; treating it as a new video", video)
             self.records.discard(task.key)
             return False
-        result, _ = validate_pair(self.inbox, video=video, sidecar=sidecar, tz=self.config.tz,
-                                  defaults=self.config.defaults, probe_cache=self.probe_cache)
+        result, _ = self._validate(task.key, video, sidecar)
         info = {}
         if result is not None:
             sc = result.sidecar
@@ -487,7 +497,8 @@ class Service:
                 if self.queues.slot_of(task.key) is not None:
                     self.queues.release(task.key, now=self.clock.now())
         err = f": {task.error}" if task.error else ""
-        log.info("task %s %s: %s -> %s%s", task.id, task.video or task.sidecar or task.key,
+        level = logging.WARNING if task.state in (S.INVALID, S.MISSED, S.FAILED) else logging.INFO
+        log.log(level, "task %s %s: %s -> %s%s", task.id, task.video or task.sidecar or task.key,
                  old.value if old else "new", task.state.value, err.replace("\n", " / "))
         try:
             if task.state in PROBLEM_STATES and task.error:
@@ -663,8 +674,10 @@ class Service:
             t = self.board.get(task_id)
             if t is None or t.state is not S.SCHEDULED:
                 raise ActionError(409, "Publish now is for scheduled tasks.")
+            # The pair gives its cron slot up (free again for the next pair of the queue) and is
+            # pinned: due now, never missed or moved, not held back by a queue (due_decision).
             self.queues.release(t.key, now=self.clock.now())
-            self.board.update(t.id, due=self.clock.now(), held=False, error=None)
+            self.board.update(t.id, due=self.clock.now(), held=True, error=None)
         self._wake()
 
     def pause(self) -> None:
@@ -708,7 +721,23 @@ class Service:
                                       now=self.clock.now()))
         except Exception:
             log.exception("quota warnings")
+        out.extend(self._slow_upload_warnings())
         return out
+
+    def _slow_upload_warnings(self, shown: int = 5) -> list[str]:
+        """Pairs that upload.max_rate makes too slow for TikTok's upload link, before they start."""
+        rate = self.config.upload.max_rate
+        if not rate:
+            return []
+        from .tiktok.ratecap import too_slow
+
+        lifetime = self.config.tiktok.limits.upload_url_seconds
+        slow = [f"{t.video}: {sentence}" for t in self.board.select(
+                    lambda t: t.state in (S.SCHEDULED, S.NEEDS_LOGIN) and t.identity is not None)
+                if (sentence := too_slow(t.identity.size, rate, lifetime=lifetime))]
+        if len(slow) > shown:
+            slow = [*slow[:shown], f"and {len(slow) - shown} more videos too large for upload.max_rate"]
+        return slow
 
     def watch_status(self) -> dict:
         return self.watcher.status()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
@@ -15,7 +16,7 @@ from .errors import ProbeError, SidecarError, SidecarProblem
 from .record import Identity, file_identity
 from .strictyaml import SIDECAR_MAX_BYTES
 
-__all__ = ["Validated", "validate_pair", "read_sidecar_bytes", "SIDECAR_MAX_BYTES"]
+__all__ = ["Validated", "validate_pair", "read_sidecar_bytes", "SIDECAR_MAX_BYTES", "cover_problem", "at_verdict"]
 
 
 
@@ -81,6 +82,31 @@ def validate_pair(inbox: Path, *, video: str, sidecar: str, tz: ZoneInfo, defaul
                 problems.append(SidecarProblem(video, str(exc)))
             if info is not None:
                 problems.extend(SidecarProblem(video, p) for p in check_video(info))
+    if parsed is not None and info is not None:
+        cover = cover_problem(parsed.cover_ms, info.duration)
+        if cover:
+            problems.append(SidecarProblem(sidecar, cover, parsed.lines.get("cover_ms"), "cover_ms"))
     if problems or parsed is None or info is None or identity is None:
         return None, problems
     return Validated(parsed, info, identity), []
+
+
+def cover_problem(cover_ms: int, duration: float | None) -> str | None:
+    """The cover frame must lie inside the video (TikTok would pick a frame that does not exist)."""
+    if not cover_ms or duration is None or cover_ms <= duration * 1000:
+        return None
+    return (f"cover_ms: {cover_ms} is past the end of the video ({duration * 1000:.0f} ms long); "
+            f"pick a frame from 0 to {int(duration * 1000)}, or remove the line")
+
+
+def at_verdict(at: datetime, at_text: str, *, now: datetime, grace: timedelta) -> tuple[str | None, str]:
+    """What the service does with a past `at`: ("missed", sentence), ("late", sentence) or (None, "").
+
+    The service and `ralph-watch check` both ask this, so they cannot disagree."""
+    if at > now:
+        return None, ""
+    if now - at > grace:
+        return "missed", (f"`at: {at_text}` is more than {grace.total_seconds() / 3600:g} h in the past. Edit `at:` "
+                          "to a future time, or press Retry to publish it now.")
+    return "late", (f"`at: {at_text}` is in the past but within the late grace "
+                    f"({grace.total_seconds() / 3600:g} h): it is published as soon as the pair is complete")

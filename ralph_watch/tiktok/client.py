@@ -29,6 +29,7 @@ from ralph_watch.tiktok import oauth
 from ralph_watch.tiktok.errors import LOCAL_ERRORS, classify
 from ralph_watch.tiktok.limiter import AccountLimiter
 from ralph_watch.tiktok.protocol import Chunk, plan_chunks
+from ralph_watch.tiktok.ratecap import Pacer
 
 __all__ = ["TikTokClient", "Account", "CreatorInfo", "InitResult", "PublishStatus", "redact_upload_url",
            "ChunkBody"]
@@ -160,14 +161,17 @@ class ChunkBody:
     """
 
     def __init__(self, source: Path | int, offset: int, length: int, *, stop: threading.Event | None = None,
-                 block: int = BLOCK, before_final: Callable[[int], None] | None = None) -> None:
+                 block: int = BLOCK, pacer: Pacer | None = None,
+                 before_final: Callable[[int], None] | None = None) -> None:
         self.source = source
         self.offset = offset
         self.length = length
         self.stop = stop
-        self.block = block
+        self.pacer = pacer
+        self.block = min(block, pacer.block) if pacer is not None else block
         self.before_final = before_final
         self.sent = 0
+        self.paced = 0.0   # seconds spent waiting for upload.max_rate: our pause, not a stalled TikTok
 
     def __iter__(self) -> Iterator[bytes]:
         self.sent = 0
@@ -190,8 +194,14 @@ class ChunkBody:
             if not data:
                 raise _FileChanged(f"{self.source} shrank while uploading: expected {left} more bytes "
                                    f"at offset {at}")
+            if self.pacer is not None:
+                wait = self.pacer.reserve(len(data))
+                if wait > 0:
+                    self.paced += wait   # counted first: the stall watch never mistakes our pause for TikTok's
+                    if (self.stop or threading.Event()).wait(wait):
+                        raise _Aborted()
             if len(data) == left and self.before_final is not None:
-                self.before_final(fd)
+                self.before_final(fd)   # last, right before the final bytes are handed over
             left -= len(data)
             self.sent += len(data)
             yield data
@@ -268,7 +278,8 @@ class TikTokClient:
                  transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] | None = None,
                  chunk_attempts: int = 5, retry_backoff: float = 1.0,
-                 chunk_deadline: float | None = None, api_deadline: float = API_DEADLINE) -> None:
+                 chunk_deadline: float | None = None, api_deadline: float = API_DEADLINE,
+                 pacer: Pacer | None = None, audited: bool | None = None) -> None:
         self._client_key = client_key
         self._client_secret = _Secret(client_secret)
         register_secret(client_secret)
@@ -285,6 +296,7 @@ class TikTokClient:
         self.retry_backoff = retry_backoff
         self.chunk_deadline = chunk_deadline   # None: from the chunk size and MIN_UPLOAD_RATE
         self.api_deadline = api_deadline
+        self.pacer = pacer                     # upload.max_rate, shared by all uploads; None: no cap
         self._api = httpx.Client(base_url=self._api_base, transport=transport, timeout=API_TIMEOUT,
                                  follow_redirects=False)
         self._upload = httpx.Client(transport=transport, timeout=UPLOAD_TIMEOUT, follow_redirects=False)
@@ -292,6 +304,9 @@ class TikTokClient:
         self._refresh_lock = threading.Lock()
         self._tokens: _Tokens | None = None
         self._account: Account | None = None
+        # Has the app passed TikTok's audit? config tiktok.audited; None = unknown. TikTok's first
+        # unaudited_client_can_only_post_to_private_accounts answer makes it False for this run.
+        self.audited: bool | None = audited
 
     def __repr__(self) -> str:
         who = self._account.open_id if self._account else "logged out"
@@ -574,6 +589,11 @@ class TikTokClient:
     def creator_info(self) -> CreatorInfo:
         self._limit("creator_info")
         data, log_id = self._call("POST", CREATOR_INFO_PATH, body={}, kind="creator_info")
+        if data.get("creator_can_post") is False:
+            # Undocumented field, reported in some answers: the guidelines say stop and try later.
+            rule = LOCAL_ERRORS["creator_cannot_post"]
+            raise TikTokError("creator_cannot_post", action=rule.action, hint=rule.hint, log_id=log_id,
+                              retry_after=self.limits.window_seconds)
         return CreatorInfo(
             nickname=str(data.get("creator_nickname") or ""),
             username=str(data.get("creator_username") or ""),
@@ -611,6 +631,10 @@ class TikTokClient:
                 self.limiter.daily_posts.saturate()
             elif exc.code == "spam_risk_too_many_pending_share":
                 self.limiter.pending_drafts.saturate()
+            elif exc.code == "unaudited_client_can_only_post_to_private_accounts" and self.audited is not False:
+                log.warning("TikTok says this app is unaudited: from now on only private posts to a private "
+                            "account are sent directly")
+                self.audited = False
             raise
         publish_id, upload_url = data.get("publish_id"), data.get("upload_url")
         if not publish_id or not upload_url:
@@ -815,7 +839,7 @@ class TikTokClient:
         # The worker reads its own duplicate: a worker left behind (deadline, cancel) can never
         # read a closed descriptor, or another file that reused its number.
         own = os.dup(fd)
-        body = ChunkBody(own, chunk.first, chunk.length, stop=stop, before_final=final_check)
+        body = ChunkBody(own, chunk.first, chunk.length, stop=stop, pacer=self.pacer, before_final=final_check)
         done = threading.Event()
         box: dict[str, Any] = {}
         headers = {"Content-Type": mime, "Content-Length": str(chunk.length),
@@ -851,7 +875,7 @@ class TikTokClient:
                     progress(chunk.first + reported, init.video_size)
                 if cancel.is_set():
                     raise _cancelled()
-                if self._clock.monotonic() > deadline:
+                if self._clock.monotonic() > deadline + body.paced:
                     rule = LOCAL_ERRORS["upload_stalled"]
                     log.warning("publish_id=%s chunk %d: no answer within %.0f s", init.publish_id, chunk.index,
                                 self._deadline_for(chunk))

@@ -34,6 +34,7 @@ __all__ = ["Account", "Profile", "load_profile", "make_avatar_png", "Fault", "Em
 log = logging.getLogger(__name__)
 
 DROP_KEY = "ralph_watch.emulator.drop"     # environ: a callable that cuts the client's connection
+CHUNKED_KEY = "ralph_watch.emulator.chunked"  # environ: the body came as Transfer-Encoding: chunked
 MAX_FORM_BYTES = 1_000_000                 # OAuth forms and JSON bodies are tiny
 
 
@@ -208,8 +209,12 @@ def make_emulator_app(profile: Profile, *, clock: Clock | None = None, base_url:
         environ = req.environ
         query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
 
+        headers = _headers(environ)
+        if environ.get(CHUNKED_KEY):
+            headers["transfer-encoding"] = "chunked"
+
         def work(fault: Fault | None) -> tuple[Reply, bool]:
-            return state.upload(query, _headers(environ), environ["wsgi.input"],
+            return state.upload(query, headers, environ["wsgi.input"],
                                 drop_after_bytes=fault.drop_after_bytes if fault else None,
                                 hold=fault.delay if fault and not (fault.drop or fault.status) else 0.0)
         return serve("upload", work)
@@ -281,6 +286,7 @@ def make_emulator_app(profile: Profile, *, clock: Clock | None = None, base_url:
     app.route("/_emulator/expire", "POST", lambda: control(expire))
     app.route("/_emulator/complete_draft", "POST", lambda: control(complete))
     app.route("/_emulator/account", "POST", lambda: control(state.patch_account))
+    app.route("/_emulator/profile", "POST", lambda: control(state.patch_profile))
     app.route("/_emulator/reset", "POST", lambda: control(reset))
     return EmulatorApp(state, app)
 
@@ -299,6 +305,8 @@ class _DroppableTask(WSGITask):
             except OSError:
                 pass
         environ[DROP_KEY] = drop
+        # waitress de-chunks a chunked body and drops the header; TikTok wants Content-Length (400).
+        environ[CHUNKED_KEY] = bool(getattr(self.request, "chunked", False))
         return environ
 
 
@@ -406,6 +414,10 @@ class EmulatorServer:
 
     def patch_account(self, **changes: Any) -> dict[str, Any]:
         return self.state.patch_account(changes)
+
+    def patch_profile(self, **switches: Any) -> dict[str, Any]:
+        """Change profile switches, e.g. patch_profile(require_brand_toggle=True)."""
+        return self.state.patch_profile(switches)
 
     def complete_draft(self, publish_id: str) -> None:
         self.state.complete_draft(publish_id)

@@ -13,8 +13,13 @@ import yaml
 
 from ralph_watch.errors import ConfigError
 from ralph_watch.limits import Limits
+from ralph_watch.tiktok.protocol import MAX_SINGLE_CHUNK
 
-__all__ = ["Account", "Profile", "load_profile", "make_avatar_png", "ACCOUNT_FIELDS"]
+__all__ = ["Account", "Profile", "load_profile", "make_avatar_png", "ACCOUNT_FIELDS", "SWITCHES", "check_switch",
+           "MAX_CHUNK_SIZE", "MAX_CHUNK_SIZE_MIB", "UNAUDITED_PRIVATE_POSTS"]
+
+MAX_CHUNK_SIZE = MAX_SINGLE_CHUNK    # TikTok's limit since 2026-08 (decimal); 64 MiB is the other reading
+MAX_CHUNK_SIZE_MIB = 67_108_864
 
 
 def make_avatar_png(seed: str, size: int = 64) -> bytes:
@@ -79,13 +84,42 @@ class Profile:
     redirect_uris: list[str] = field(default_factory=list)  # registered URIs (":*" port wildcard); empty = any valid one
     other_accounts: list[Account] = field(default_factory=list)
     media_checks: bool = True             # False: every upload passes (load tests with random bytes)
+    # Switches for behaviours TikTok leaves uncertain (tiktok-api.md); each default is the documented reading.
+    require_brand_toggle: bool = False    # True: refuse a direct init without post_info.brand_content_toggle
+    accept_ceil_chunk_count: bool = False  # True: total_chunk_count may also be rounded up
+    max_chunk_size: int = MAX_CHUNK_SIZE  # 67_108_864: a single chunk up to 64 MiB passes (Postiz's plan)
+    unaudited_private_posts: str = "refuse"  # or "make_private": an unaudited non-SELF_ONLY post becomes SELF_ONLY
+    cover_public_only: bool = False       # True: video_cover_timestamp_ms is dropped for non-public posts
+    draft_drops_caption: bool = False     # True: an inbox draft keeps no title either
+    creator_can_post: bool = True         # False: creator_info says creator_can_post=false, init is refused
+    active_user_cap_reached: bool = False  # True: the app's daily active-creator cap is reached
 
     def accounts(self) -> list[Account]:
         return [self.account, *self.other_accounts]
 
 
 _PROFILE_KEYS = {"client_key": str, "client_secret": str, "app_name": str, "audited": bool,
-                 "verified_url_prefixes": list, "redirect_uris": list, "media_checks": bool}
+                 "verified_url_prefixes": list, "redirect_uris": list, "media_checks": bool,
+                 "require_brand_toggle": bool, "accept_ceil_chunk_count": bool, "max_chunk_size": int,
+                 "unaudited_private_posts": str, "cover_public_only": bool, "draft_drops_caption": bool,
+                 "creator_can_post": bool, "active_user_cap_reached": bool}
+# The switches above that the control API (/_emulator/profile) may change at run time, too.
+SWITCHES: tuple[str, ...] = ("audited", "media_checks", "require_brand_toggle", "accept_ceil_chunk_count",
+                             "max_chunk_size", "unaudited_private_posts", "cover_public_only",
+                             "draft_drops_caption", "creator_can_post", "active_user_cap_reached")
+UNAUDITED_PRIVATE_POSTS = ("refuse", "make_private")
+
+
+def check_switch(key: str, value: Any) -> str | None:
+    """Why `value` is not allowed for profile switch `key` (None: it is)."""
+    kind = _PROFILE_KEYS[key]
+    if not _check(value, kind):
+        return f"must be {_type_name(kind)}, not {value!r}"
+    if key == "unaudited_private_posts" and value not in UNAUDITED_PRIVATE_POSTS:
+        return f"must be one of {', '.join(UNAUDITED_PRIVATE_POSTS)}, not {value!r}"
+    if key == "max_chunk_size" and not MAX_CHUNK_SIZE <= value <= MAX_CHUNK_SIZE_MIB:
+        return f"must be between {MAX_CHUNK_SIZE} (64 MB) and {MAX_CHUNK_SIZE_MIB} (64 MiB), not {value!r}"
+    return None
 _SECTION_KEYS = ("account", "other_accounts", "limits")
 
 
@@ -148,8 +182,9 @@ def load_profile(path: Path | None) -> Profile:
     for key, value in data.items():
         key = str(key)
         if key in _PROFILE_KEYS:
-            if not _check(value, _PROFILE_KEYS[key]):
-                problems.append(f"{at(key)}: must be {_type_name(_PROFILE_KEYS[key])}, not {value!r}")
+            why = check_switch(key, value)
+            if why is not None:
+                problems.append(f"{at(key)}: {why}")
             else:
                 kwargs[key] = value
         elif key not in _SECTION_KEYS:

@@ -22,8 +22,8 @@ from typing import Any, BinaryIO
 from urllib.parse import urlencode, urlsplit
 
 from ralph_watch.clock import Clock
-from ralph_watch.tiktok.emulator_profile import ACCOUNT_FIELDS, Account, Profile
-from ralph_watch.tiktok.protocol import MAX_SINGLE_CHUNK, MAX_TITLE_UTF16, MAX_VIDEO_BYTES, MIN_CHUNK, utf16_len
+from ralph_watch.tiktok.emulator_profile import ACCOUNT_FIELDS, SWITCHES, Account, Profile, check_switch
+from ralph_watch.tiktok.protocol import MAX_TITLE_UTF16, MAX_VIDEO_BYTES, MIN_CHUNK, utf16_len
 
 __all__ = ["Reply", "EmulatorState", "Fault", "SCOPES", "FAULT_ENDPOINTS", "FAIL_REASONS"]
 
@@ -184,6 +184,7 @@ class _Publish:
     failed_reason: str | None = None      # immediate failure (auth_removed)
     draft_done_mono: float | None = None  # simulated user finished the draft in the app
     post_id: int | None = None
+    content_types: list[str] = field(default_factory=list)   # each accepted chunk's Content-Type, as sent
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def expected_length(self, first: int) -> int | None:
@@ -269,7 +270,7 @@ class EmulatorState:
             for p in self.publishes.values():
                 self._drop_spool(p)
             self._reset_locked()
-            for key in ("audited", "media_checks", "limits", "verified_url_prefixes", "redirect_uris"):
+            for key in (*SWITCHES, "limits", "verified_url_prefixes", "redirect_uris"):
                 setattr(self.profile, key, copy.deepcopy(getattr(self._original, key)))
             for now, was in zip(self.profile.accounts(), self._original.accounts()):
                 for key in ACCOUNT_FIELDS:
@@ -391,6 +392,21 @@ class EmulatorState:
                 elif key != "open_id":
                     setattr(target, key, value)
             return self.account_json(target)
+
+    def patch_profile(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Control API: change the app-level switches (emulator_profile.SWITCHES) at run time."""
+        if not isinstance(changes, dict):
+            raise ValueError("the body must be a JSON object of profile switches")
+        for key, value in changes.items():
+            if key not in SWITCHES:
+                raise ValueError(f"unknown profile switch {key!r}; known: {', '.join(SWITCHES)}")
+            why = check_switch(key, value)
+            if why is not None:
+                raise ValueError(f"{key} {why}")
+        with self.lock:
+            for key, value in changes.items():
+                setattr(self.profile, key, value)
+            return {key: getattr(self.profile, key) for key in SWITCHES}
 
     def account_json(self, account: Account) -> dict[str, Any]:
         return {k: getattr(account, k) for k in ACCOUNT_FIELDS} | {"audited": self.profile.audited}
@@ -636,6 +652,8 @@ class EmulatorState:
         limits = self.profile.limits
         if account.banned:
             return "spam_risk_user_banned_from_posting", "The user is banned from making new posts."
+        if self.profile.active_user_cap_reached:
+            return "reached_active_user_cap", "The daily quota of active publishing users for this client is reached."
         if not self.profile.audited:
             users = self._posting_users(now)
             if account.open_id not in users and len(users) >= limits.unaudited_users_per_day:
@@ -677,7 +695,9 @@ class EmulatorState:
             "comment_disabled": account.comment_disabled,
             "duet_disabled": account.duet_disabled or account.private,
             "stitch_disabled": account.stitch_disabled or account.private,
-            "max_video_post_duration_sec": account.max_video_post_duration_sec})
+            "max_video_post_duration_sec": account.max_video_post_duration_sec,
+            # Undocumented; some answers are reported to carry it. Sent only when the switch is off.
+            **({} if self.profile.creator_can_post else {"creator_can_post": False})})
 
     # ---------------------------------------------------------------- init
     def _bad(self, message: str) -> Reply:
@@ -725,11 +745,11 @@ class EmulatorState:
         size, chunk, count = values["video_size"], values["chunk_size"], values["total_chunk_count"]
         if size > MAX_VIDEO_BYTES:
             return None, self._bad("The video size is invalid: the maximum is 4 GB.")
-        if chunk > MAX_SINGLE_CHUNK or chunk > size:
+        if chunk > self.profile.max_chunk_size or chunk > size:
             return None, self._bad("The chunk size is invalid")
         if size < MIN_CHUNK and (chunk != size or count != 1):
             return None, self._bad("The chunk size is invalid: videos under 5 MB must be uploaded whole.")
-        if count != size // chunk:
+        if count != size // chunk and not (self.profile.accept_ceil_chunk_count and count == -(-size // chunk)):
             return None, self._bad("The total chunk count is invalid: it must be video_size / chunk_size rounded down.")
         if not 1 <= count <= 1000:
             return None, self._bad("The total chunk count is invalid: it must be between 1 and 1000.")
@@ -746,7 +766,9 @@ class EmulatorState:
                     "brand_organic_toggle", "is_aigc"):
             if key in info and not isinstance(info[key], bool):
                 return self._bad(f"post_info.{key} must be a JSON boolean (true or false).")
-        if "brand_content_toggle" not in info:
+        # TikTok's reference marks it required, its own example and several clients omit it: the
+        # omission counts as false unless the profile says TikTok enforces it.
+        if "brand_content_toggle" not in info and self.profile.require_brand_toggle:
             return self._bad("post_info.brand_content_toggle is required.")
         if "title" in info:
             if not isinstance(info["title"], str):
@@ -783,7 +805,7 @@ class EmulatorState:
         elif isinstance(body.get("post_info"), dict):
             # Inbox shares ignore post settings; only the title pre-fills the draft.
             title = body["post_info"].get("title")
-            if isinstance(title, str):
+            if isinstance(title, str) and not self.profile.draft_drops_caption:
                 post_info = {"title": title}
         source, refusal = self._source(body)
         if refusal:
@@ -799,9 +821,19 @@ class EmulatorState:
                     return self.envelope(403, None, "spam_risk_too_many_pending_share",
                                          f"At most {limits.pending_drafts} pending shares are allowed within any 24 hours.")
             else:
-                if not self.profile.audited and (not account.private or post_info.get("privacy_level") != "SELF_ONLY"):
-                    return self.envelope(403, None, "unaudited_client_can_only_post_to_private_accounts",
-                                         "Unaudited clients can only post SELF_ONLY to private accounts.")
+                if not self.profile.creator_can_post:
+                    return self.envelope(403, None, "spam_risk_too_many_posts",
+                                         "The creator cannot make more posts right now (creator_can_post is false).")
+                if not self.profile.audited:
+                    if not account.private or (post_info.get("privacy_level") != "SELF_ONLY"
+                                               and self.profile.unaudited_private_posts == "refuse"):
+                        return self.envelope(403, None, "unaudited_client_can_only_post_to_private_accounts",
+                                             "Unaudited clients can only post SELF_ONLY to private accounts.")
+                    if post_info.get("privacy_level") != "SELF_ONLY":   # "restricted to private viewing mode"
+                        post_info["privacy_level"] = "SELF_ONLY"
+                        post_info["privacy_forced"] = True
+                if self.profile.cover_public_only and post_info.get("privacy_level") != "PUBLIC_TO_EVERYONE":
+                    post_info.pop("video_cover_timestamp_ms", None)
                 cap = self._cap_code(account, now)
                 if cap:
                     return self.envelope(403, None, *cap)
@@ -869,6 +901,10 @@ class EmulatorState:
         first, last, total = (int(g) for g in match.groups())
         if total != p.video_size or last < first or last >= total:
             return self._upload_bad("Content-Range does not fit the video_size given at init."), False
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            # TikTok: "Malformated request headers" -> 400; the chunk length must be declared.
+            return self._upload_bad("Content-Length is required: send each chunk with its length, "
+                                    "not as a chunked transfer."), False
         length_text = headers.get("content-length", "")
         if not length_text.isdigit() or int(length_text) != last - first + 1:
             return self._upload_bad("Content-Length must equal the byte count of Content-Range."), False
@@ -917,6 +953,7 @@ class EmulatorState:
                     return self._progress_reply(201 if p.received >= p.video_size else 206, p), False
             p.sha = sha
             p.received += length
+            p.content_types.append(headers.get("content-type", ""))
             if p.received < p.video_size:
                 return self._progress_reply(206, p), drop_after_bytes is not None
             p.sha256 = sha.hexdigest()
@@ -1014,7 +1051,8 @@ class EmulatorState:
                             "post_info": dict(p.post_info), "source": p.source, "video_size": p.video_size,
                             "chunk_size": p.chunk_size, "total_chunk_count": p.total_chunk_count,
                             "received_bytes": p.received, "sha256": p.sha256, "status": status,
-                            "fail_reason": reason, "post_ids": ids, "created": p.created})
+                            "fail_reason": reason, "post_ids": ids, "created": p.created,
+                            "content_types": list(p.content_types)})
         return out
 
     def stats_view(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ __all__ = [
     "Rule",
     "ERROR_TABLE",
     "OAUTH_ERRORS",
+    "AUTHORIZE_ERRORS",
     "API_ERRORS",
     "UPLOAD_STATUSES",
     "FAIL_REASONS",
@@ -32,7 +33,8 @@ __all__ = [
 class Rule:
     """One row of the table.
 
-    source: "oauth" (flat `error` of /v2/oauth/*), "api" (`error.code` of data endpoints),
+    source: "oauth" (flat `error` of /v2/oauth/*), "authorize" (`error_type` of Login Kit's error
+    page or callback), "api" (`error.code` of data endpoints),
     "upload" (HTTP status of the upload PUT), "fail_reason" (status/fetch), "local" (ours).
     wait: "window" (rest of the rate window), "day" (the rolling 24 h) or None.
     """
@@ -118,7 +120,8 @@ _ROWS: tuple[Rule, ...] = (
          "and post or discard the waiting drafts; ralph-watch tries again later.", wait="day"),
     Rule("api", "reached_active_user_cap", Action.RETRY_LATER,
          "The app has reached TikTok's daily quota of accounts posting through it (unaudited apps: 5 accounts "
-         "per 24 hours): ralph-watch tries again later.", wait="day"),
+         "per 24 hours; the quota is the app's, not this account's fault): ralph-watch keeps the video "
+         "scheduled and tries again when the day has rolled on; fewer accounts on one app avoid it.", wait="day"),
     Rule("api", "unaudited_client_can_only_post_to_private_accounts", Action.USER_FIX,
          "TikTok accepts posts from this app only to private accounts until the app passes TikTok's audit: make "
          "the TikTok *account* private and use `privacy: private`, or use `mode: draft` to send it to your TikTok "
@@ -129,6 +132,22 @@ _ROWS: tuple[Rule, ...] = (
     Rule("api", "privacy_level_option_mismatch", Action.USER_FIX,
          "The sidecar's `privacy` is not one this TikTok account offers right now: set `privacy:` in the "
          "sidecar (or `defaults:` in config.yaml) to one of the options the status page lists for this account."),
+    # --- Login Kit's error page / callback: `error_type` (community-observed, tiktok-api.md §1.4)
+    Rule("authorize", "non_sandbox_target", Action.NEEDS_LOGIN,
+         "TikTok refused the login because the app is in sandbox mode and this account is not one of its "
+         "target users: add the account under Sandbox > Target users in the TikTok developer portal (it can "
+         "take an hour to show), then log in again."),
+    Rule("authorize", "code_challenge", Action.PERMANENT,
+         "TikTok refused the login's PKCE code challenge: this is a bug in ralph-watch, please report it."),
+    Rule("authorize", "redirect_uri", Action.USER_FIX,
+         "TikTok does not know the redirect URI: register tiktok.redirect_uri from config.yaml exactly (scheme, "
+         "host, port, path) under Login Kit in the TikTok developer portal, then log in again."),
+    Rule("authorize", "client_key", Action.USER_FIX,
+         "TikTok does not know tiktok.client_key: copy the client key again from the app's page in the TikTok "
+         "developer portal into config.yaml (or TIKTOK_CLIENT_KEY) and restart."),
+    Rule("authorize", "scope_not_authorized", Action.USER_FIX,
+         "The app may not ask for a permission in tiktok.scopes: add the product (Login Kit, Content Posting "
+         "API with Direct Post) to the app in the TikTok developer portal, or remove the scope, then log in again."),
     # --- Upload PUT to upload_url: plain HTTP statuses
     Rule("upload", "upload_bad_request", Action.PERMANENT,
          "TikTok refused an upload chunk's headers or length: this is a bug in ralph-watch, please report it.",
@@ -202,6 +221,9 @@ _ROWS: tuple[Rule, ...] = (
          "publishing it."),
     Rule("local", "upload_stalled", Action.RETRY_NOW,
          "TikTok's upload server stopped making progress: ralph-watch sends the chunk again."),
+    Rule("local", "creator_cannot_post", Action.RETRY_LATER,
+         "TikTok says this account cannot post right now (creator_info: creator_can_post is false): "
+         "ralph-watch keeps the video scheduled and tries again later.", wait="window"),
 )
 
 ERROR_TABLE: tuple[Rule, ...] = _ROWS
@@ -212,6 +234,7 @@ def _index(source: str) -> dict[str, Rule]:
 
 
 OAUTH_ERRORS: Mapping[str, Rule] = _index("oauth")
+AUTHORIZE_ERRORS: Mapping[str, Rule] = _index("authorize")
 API_ERRORS: Mapping[str, Rule] = _index("api")
 FAIL_REASONS: Mapping[str, Rule] = _index("fail_reason")
 LOCAL_ERRORS: Mapping[str, Rule] = _index("local")
@@ -228,7 +251,7 @@ ENDPOINT_SCOPES: Mapping[str, str] = {
 
 
 def rule_for(source: str, code: str) -> Rule | None:
-    return {"oauth": OAUTH_ERRORS, "api": API_ERRORS, "fail_reason": FAIL_REASONS,
+    return {"oauth": OAUTH_ERRORS, "authorize": AUTHORIZE_ERRORS, "api": API_ERRORS, "fail_reason": FAIL_REASONS,
             "local": LOCAL_ERRORS}.get(source, {}).get(code)
 
 

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import bottle
 from bottle import HTTPResponse, request, response
@@ -90,6 +91,7 @@ class _WebApp:
         self.secure_cookie = bool(self.public_url and self.public_url.lower().startswith("https://"))
         self.redirect_path: str = config.redirect_path or "/callback"
         self.tz = config.tz
+        self.has_terms = getattr(config.web, "terms", None) is not None
         self.sessions = SessionStore(clock=clock)
         self.throttle = SigninThrottle(clock=clock)
         self._api_cache: OrderedDict[tuple, tuple[bytes, bytes | None]] = OrderedDict()  # (board.version, params) -> (JSON, gzip)
@@ -118,6 +120,7 @@ class _WebApp:
         r("/api/account", "GET", self.api_account)
         r("/healthz", "GET", self.healthz)
         r("/privacy", "GET", self.privacy)
+        r("/terms", "GET", self.terms)
         r("/avatar", "GET", self.avatar)
         r("/static/<filename:path>", "GET", self.static)
         r("/favicon.ico", "GET", self.favicon)
@@ -159,7 +162,7 @@ class _WebApp:
         response.status = status
         response.content_type = "text/html; charset=utf-8"
         return render(template, csrf=s.csrf if s else "", flashes=flashes, password_mode=bool(self.password),
-                      signed_in=bool(s and s.signed_in), **values)
+                      signed_in=bool(s and s.signed_in), terms_link=self.has_terms, **values)
 
     def _message(self, status: int, title: str, message: str, *, back: bool = True) -> _Reply:
         if _wants_json():
@@ -210,7 +213,7 @@ class _WebApp:
             self._require_signin(path)
 
     def _public_path(self, path: str) -> bool:
-        return path in ("/healthz", "/privacy", "/signin", self.redirect_path) or path.startswith("/static/")
+        return path in ("/healthz", "/privacy", "/terms", "/signin", self.redirect_path) or path.startswith("/static/")
 
     def _require_signin(self, path: str) -> None:
         s = self._session()
@@ -295,8 +298,17 @@ class _WebApp:
         return self._page(
             "index", title="Status", account=account, state=state, page=page, states=_STATES,
             paused=paused, music_url=views.MUSIC_USAGE_URL, tz_name=getattr(self.tz, "key", str(self.tz)),
+            emulator_url=self._emulator_url(),
             page_size=views.PAGE_SIZE, **model,
         )
+
+    def _emulator_url(self) -> str | None:
+        """The TikTok emulator's own page when the API is one on this machine (the demo): what it received."""
+        base = http_url(getattr(getattr(self.config, "tiktok", None), "api_base", None))
+        if not base or not base.startswith("http://"):
+            return None
+        host = urlsplit(base).hostname or ""
+        return base.rstrip("/") + "/" if host in ("127.0.0.1", "localhost", "::1") else None
 
     def _page_model(self, key: tuple, *, board: Any, state: str | None, page: int, now: Any,
                     username: str | None) -> dict[str, Any]:
@@ -331,9 +343,32 @@ class _WebApp:
         return warnings
 
     def privacy(self) -> str:
+        own = getattr(self.config.web, "privacy_policy", None)
+        if own is not None:
+            return self._operator_page(own, "Privacy policy", "web.privacy_policy")
         text = resources.files("ralph_watch").joinpath("privacy_policy.txt").read_text(encoding="utf-8")
         response.set_header("Cache-Control", "no-cache")
         return self._page("privacy", title="Privacy policy", blocks=views.privacy_blocks(text))
+
+    def terms(self) -> str:
+        own = getattr(self.config.web, "terms", None)
+        if own is None:
+            raise self._message(404, "Not found", "This service publishes no terms of service (web.terms is not set).")
+        return self._operator_page(own, "Terms of service", "web.terms")
+
+    def _operator_page(self, path: Path, title: str, key: str) -> str:
+        """The operator's own policy or terms: HTML as written (under the page's CSP), text as a page."""
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            log.error("%s: cannot read %s (%s)", key, path, exc.strerror)
+            raise self._message(503, title, f"The {title.lower()} cannot be read right now ({key}); "
+                                            "tell the operator of this service.")
+        response.set_header("Cache-Control", "no-cache")
+        if Path(path).suffix.lower() in (".html", ".htm"):
+            response.content_type = "text/html; charset=utf-8"
+            return text
+        return self._page("privacy", title=title, blocks=views.privacy_blocks(text))
 
     def static(self, filename: str) -> Any:
         res = bottle.static_file(filename, root=str(STATIC_DIR))

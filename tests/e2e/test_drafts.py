@@ -43,3 +43,14 @@ def test_a_draft_not_posted_in_time_fails_and_keeps_its_files(make_service, emul
     wait_file(svc.inbox / "d2.error.txt")
     assert video.exists() and sidecar.exists()
     assert emulator.stats()["draft_inits"] == 1
+
+
+def test_the_page_names_the_sidecar_keys_tiktok_ignores_for_a_draft(make_service, emulator):
+    svc = make_service(limits=QUICK).start()
+    svc.login()
+    small_mp4(svc.inbox, "d3.mp4")
+    (svc.inbox / "d3.yaml").write_text('title: "draft d3"\nmode: draft\nprivacy: public\nallow_comments: true\n')
+    svc.wait_state("d3.mp4", "in_inbox")
+    page = svc.http.get("/").text
+    assert "TikTok ignores privacy, allow_comments for an inbox draft" in page
+    assert emulator.posts()[0]["post_info"] == {"title": "draft d3"}   # only the caption went to TikTok

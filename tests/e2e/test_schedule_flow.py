@@ -1,6 +1,7 @@
 """Scheduling as the running service applies it: cron queues shared by equal lines, slots in
 file-name order, `at` in the configured zone, missed and invalid times. Nothing publishes
-here (no login), so the tests read `due` and the states from /api/tasks."""
+here (no login), so the tests read `due` and the states from /api/tasks; only Publish now
+logs in and publishes."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -50,3 +51,27 @@ def test_a_time_that_does_not_exist_is_invalid_with_the_nearest_valid_times(serv
     pair(service, "gap", 'privacy: private\nat: "2027-03-28 02:30"\n')  # Berlin springs 02:00 -> 03:00
     t = service.wait_state("gap.mp4", "invalid")
     assert "gap.yaml:2" in t["error"] and "03:00" in t["error"]
+
+
+YEARLY = 'privacy: private\ncron: "0 4 1 1 *"\n'  # slots a year apart: none comes during the test
+
+
+def test_publish_now_on_a_cron_pair_publishes_it_and_frees_its_slot_for_the_next_pair(service, emulator):
+    # Issue 12, item 4: the page said "will be published now", yet the pair stayed scheduled.
+    service.login()
+    pair(service, "a", YEARLY)
+    first = service.wait_state("a.mp4", "scheduled")
+    pair(service, "b", YEARLY)
+    second = service.wait_state("b.mp4", "scheduled")
+    assert datetime.fromisoformat(first["due"]) < datetime.fromisoformat(second["due"])
+
+    r = service.post(f"/tasks/{first['id']}/publish-now")
+    assert r.status_code in (200, 303), r.text
+    done = service.wait_state("a.mp4", "published")
+    assert done["publish_id"] and len(emulator.posts()) == 1
+    assert not (service.inbox / "a.mp4").exists()
+    # b keeps its own slot; the slot a gave up is free for the next pair of the queue.
+    assert service.task("b.mp4")["due"] == second["due"] and service.task("b.mp4")["state"] == "scheduled"
+    pair(service, "c", YEARLY)
+    third = service.wait_state("c.mp4", "scheduled")
+    assert third["due"] == first["due"]

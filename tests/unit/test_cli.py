@@ -360,3 +360,62 @@ class TestReloadDiff:
         assert _changed("web", a.web, b.web) == ["web.port"]
         assert _changed("tiktok", a.tiktok, b.tiktok) == ["tiktok.client_secret", "tiktok.limits.daily_posts"]
         assert _changed("inbox", a.inbox, b.inbox) == []
+
+
+# -- issue 14: the decisions check, new and status share with the service, as tables --------------
+from datetime import timedelta  # noqa: E402
+
+from ralph_watch.validate import at_verdict, cover_problem  # noqa: E402
+
+NOW = datetime(2026, 12, 24, 18, 0, tzinfo=UTC)
+GRACE = timedelta(hours=6)
+
+
+@pytest.mark.parametrize("at, verdict", [
+    (NOW + timedelta(minutes=1), None),
+    (NOW, "late"),
+    (NOW - timedelta(hours=1), "late"),
+    (NOW - GRACE, "late"),
+    (NOW - GRACE - timedelta(seconds=1), "missed"),
+])
+def test_at_verdict(at, verdict):
+    got, sentence = at_verdict(at, "x", now=NOW, grace=GRACE)
+    assert got == verdict and bool(sentence) == (verdict is not None)
+
+
+@pytest.mark.parametrize("cover_ms, duration, refused", [
+    (0, 3.0, False), (3000, 3.0, False), (3001, 3.0, True), (5000, None, False), (1, 0.0, True),
+])
+def test_cover_problem(cover_ms, duration, refused):
+    assert (cover_problem(cover_ms, duration) is not None) == refused
+
+
+TASK = {"id": 7, "state": "invalid", "due": "2026-12-24T17:00:00+00:00", "video": "clip.mp4", "sidecar": "clip.yaml",
+        "title": "T" * 40, "error": "clip.yaml:2: " + "word " * 40 + "end."}
+
+
+def test_status_table_wraps_whole_sentences_and_names_the_zone():
+    lines = cli.status_table([TASK], tz=ZoneInfo("Europe/Berlin"), wide=False, width=130)
+    assert lines[0].split() == ["STATE", "DUE", "VIDEO", "TITLE", "ERROR"]
+    assert "2026-12-24 18:00 Europe/Berlin" in lines[1] and all(len(ln) <= 130 for ln in lines)
+    col = lines[0].index("ERROR")
+    assert " ".join(ln[col:] for ln in lines[1:]).split() == TASK["error"].split()
+    narrow = cli.status_table([TASK], tz=ZoneInfo("Europe/Berlin"), wide=False, width=80)
+    assert all(len(ln) <= 80 for ln in narrow[2:]) and narrow[2].startswith("    clip.yaml:2: word")
+    assert " ".join(ln.strip() for ln in narrow[2:]).split() == TASK["error"].split()
+    wide = cli.status_table([TASK], tz=ZoneInfo("Europe/Berlin"), wide=True, width=100)
+    assert wide[0].split()[0] == "ID" and wide[1].startswith("7 ") and wide[1].endswith(TASK["error"])
+    assert "T" * 40 in wide[1] and len(wide) == 2
+
+
+def test_the_demo_state_dir_belongs_to_its_inbox(tmp_path):
+    a, b = cli.demo_state_dir(tmp_path / "a" / "inbox"), cli.demo_state_dir(tmp_path / "b" / "inbox")
+    assert a != b and a.name.startswith("inbox-") and a == cli.demo_state_dir(tmp_path / "a" / "inbox")
+
+
+def test_the_demo_config_takes_the_zone_from_tz_but_nothing_else(tmp_path, monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")
+    monkeypatch.setenv("TIKTOK_CLIENT_KEY", "real-key")
+    c = cli.demo_config(inbox=tmp_path, port=8080, state_dir=tmp_path, emulator_url="http://127.0.0.1:1",
+                        client_key="emu", client_secret="emu-secret", settle_seconds=1.0)
+    assert (c.timezone, c.tiktok.client_key) == ("America/New_York", "emu")

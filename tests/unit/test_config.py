@@ -188,7 +188,7 @@ class TestProblems:
                          + ", ".join(sorted(Limits.__dataclass_fields__)), id="limits-unknown"),
             pytest.param("notify:\n  events: [published, exploded]\n",
                          "config.yaml:2: notify.events: unknown event exploded; events are published, failed, invalid, "
-                         "missed, needs_login, mount_lost", id="notify-event"),
+                         "missed, needs_login, mount_lost, in_inbox", id="notify-event"),
             pytest.param("notify:\n  include_title: yes\n",
                          'config.yaml:2: notify.include_title: "yes" is not true or false here: ralph-watch reads '
                          "YAML 1.2, where yes/no/on/off are plain words; write include_title: true", id="norway"),
@@ -286,3 +286,23 @@ class TestReadConfig:
         with pytest.raises(ConfigError) as info:
             read_config(path, environ=ENV)
         assert info.value.problems == [f"{path}:1: the file is not UTF-8 text (byte offset 10); save it as UTF-8"]
+
+
+
+class TestOperatorPages:
+    def test_privacy_policy_and_terms_are_files_next_to_the_config(self, tmp_path):
+        from ralph_watch.config import load_config
+        (tmp_path / "policy.html").write_text("<p>mine</p>")
+        (tmp_path / "terms.txt").write_text("mine")
+        c = load_config("web:\n  privacy_policy: policy.html\n  terms: terms.txt\n", base_dir=tmp_path, environ={})
+        assert (c.web.privacy_policy, c.web.terms) == (tmp_path / "policy.html", tmp_path / "terms.txt")
+        assert load_config("", base_dir=tmp_path, environ={}).web.terms is None
+
+    def test_a_missing_or_odd_file_is_a_problem_naming_the_key(self, tmp_path):
+        from ralph_watch.config import load_config
+        (tmp_path / "terms.pdf").write_text("x")
+        with pytest.raises(ConfigError) as err:
+            load_config("web:\n  privacy_policy: nope.txt\n  terms: terms.pdf\n", base_dir=tmp_path, environ={})
+        text = "\n".join(err.value.problems)
+        assert "web.privacy_policy" in text and "nope.txt does not exist" in text
+        assert "web.terms" in text and "must be a text (.txt, .md) or HTML (.html) file" in text

@@ -449,7 +449,9 @@ class TestInitValidation:
         pytest.param({**OK_POST, "title": 5}, 400, "invalid_params", "title", id="title-not-string"),
         pytest.param({**OK_POST, "video_cover_timestamp_ms": "1"}, 400, "invalid_params", "cover", id="cover-string"),
     ])
-    def test_it_checks_post_info(self, emu, token, post_info, status, code, words):
+    def test_it_checks_post_info(self, emu, server, token, post_info, status, code, words):
+        if words == "brand_content_toggle":   # required only under the profile switch (the default accepts it)
+            server.patch_profile(require_brand_toggle=True)
         body = {"source_info": _src(1000, 1000, 1)}
         if post_info is not None:
             body["post_info"] = post_info

@@ -163,6 +163,21 @@ class TestMessages:
         [body] = wait_until(lambda: sink.received("clip.mp4"), 10, "the notification")
         assert ACCESS not in json.dumps(body)
 
+    def test_it_offers_a_drafts_caption_for_copying_in_in_inbox_when_titles_are_on(self, make, sink: Sink) -> None:
+        n = make([sink.url], include_title=True, events=["in_inbox"])
+        n.send("in_inbox", video="d.mp4", state="in_inbox", message="", title="Caption #here")
+        [body] = wait_until(lambda: sink.received("d.mp4"), 10, "the in_inbox notification")
+        assert "Caption to paste in TikTok: Caption #here" in body["message"]
+        assert "inbox notification" in body["message"]   # the default fix: finish it in the app
+
+    def test_in_inbox_is_off_unless_notify_events_lists_it(self) -> None:
+        from ralph_watch.config import NOTIFY_EVENTS, OPTIONAL_NOTIFY_EVENTS, NotifyConfig
+        assert "in_inbox" in EVENTS and "in_inbox" in OPTIONAL_NOTIFY_EVENTS
+        assert "in_inbox" not in NOTIFY_EVENTS and "in_inbox" not in NotifyConfig().events
+        from ralph_watch.service import NOTIFY_STATES
+        from ralph_watch.tasks import State
+        assert NOTIFY_STATES[State.IN_INBOX] == "in_inbox"   # the service sends it when a draft arrives
+
     def test_it_sends_only_the_configured_events(self, make, sink: Sink) -> None:
         n = make([sink.url], events=["failed"])
         n.send("published", video="a.mp4", state="published", message="")

@@ -219,6 +219,44 @@ class TestTruncation:
             probe_video(tmp_path / "cut.mp4")
 
 
+class TestJunkAfterACompleteFile:
+    """Bytes appended after a complete file (a tool's padding, 1,000 random bytes) are no cut-off copy:
+    the sample table says every sample is in the file, and ffmpeg plays it."""
+
+    KINDS = {
+        "mp4-moov-at-end": ("clip.mp4", {}),
+        "mp4-faststart": ("clip.mp4", {"faststart": True}),
+        "mov": ("clip.mov", {}),
+        "webm-vp9": ("clip.webm", {"codec": "vp9"}),
+    }
+
+    @pytest.mark.parametrize("seed", range(8))
+    @pytest.mark.parametrize("kind", list(KINDS))
+    def test_it_accepts_1000_random_bytes_appended(self, tmp_path: Path, kind: str, seed: int) -> None:
+        import random
+        name, kw = self.KINDS[kind]
+        src = videos.video(tmp_path, name, unique=False, **kw)
+        before = probe_video(src)
+        junk = tmp_path / f"junk-{name}"
+        junk.write_bytes(src.read_bytes() + random.Random(seed).randbytes(1000))
+        after = probe_video(junk)
+        assert (after.codec, after.width, after.height, after.duration) == \
+            (before.codec, before.width, before.height, before.duration)
+        assert after.size == before.size + 1000
+
+    def test_an_oversized_final_mdat_whose_samples_are_all_there_is_complete(self, tmp_path: Path) -> None:
+        path = videos.small_mp4(tmp_path, faststart=True, unique=False)
+        _, at, size = videos.mp4_boxes(path)[-1]
+        set_box(path, at, struct.pack(">I4s", size + 10_000, b"mdat"))
+        assert probe_video(path).width == 360
+
+    def test_a_faststart_copy_one_byte_short_is_still_cut_off(self, tmp_path: Path) -> None:
+        src = videos.small_mp4(tmp_path, faststart=True, unique=False)
+        (tmp_path / "cut.mp4").write_bytes(src.read_bytes()[:-1])
+        with pytest.raises(ProbeError, match="cut off while copying; copy it again"):
+            probe_video(tmp_path / "cut.mp4")
+
+
 class TestNotAVideo:
     @pytest.mark.parametrize(
         "kind, words",
@@ -284,7 +322,8 @@ class TestContainment:
     """Whatever the bytes, probe_video returns a VideoInfo or raises ProbeError: nothing else."""
 
     @pytest.fixture(scope="class")
-    def samples(self, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    @classmethod
+    def samples(cls, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         folder = tmp_path_factory.mktemp("containment")
         return {
             "mp4": videos.small_mp4(folder, "a.mp4", faststart=True, audio=False, seconds=0.2).read_bytes(),

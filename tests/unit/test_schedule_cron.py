@@ -21,7 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import ralph_watch.schedule as schedule
@@ -31,10 +31,12 @@ UTC = timezone.utc
 
 
 def slots(expr: str, zone: str, after: str, n: int) -> list[str]:
-    """The next n slots after `after` (ISO with offset) as local ISO strings with offsets."""
+    """The next n slots after `after` (ISO with offset) as local ISO strings with offsets
+    (to the minute; with seconds for a slot that is not on a whole minute, after a DST gap)."""
     tz = ZoneInfo(zone)
     found = itertools.islice(cron_slots(parse_cron(expr), datetime.fromisoformat(after), tz), n)
-    return [s.astimezone(tz).isoformat(timespec="minutes") for s in found]
+    return [s.astimezone(tz).isoformat(timespec="minutes" if s.second == s.microsecond == 0 else "seconds")
+            for s in found]
 
 
 class TestParse:
@@ -115,11 +117,17 @@ class TestParse:
             ("0 1-5 * * *", True),
             ("0 */2 * * *", True),        # granularity above one hour
             ("@daily", True),
+            # Issue 12, item 11: a restricted hour field is fixed-time even with several minutes
+            # (these two were hourly before, which gave four slots on the fall-back night).
+            ("*/30 2 * * *", True),
+            ("0,30 2 * * *", True),       # the same set, the same behaviour
+            ("*/15 1-5 * * *", True),
             ("0 * * * *", False),         # every hour
+            ("0 */1 * * *", False),
+            ("0 0-23 * * *", False),
             ("30 * * * *", False),
             ("*/15 * * * *", False),
-            ("*/30 2 * * *", False),      # several times within the hour
-            ("0,30 2 * * *", False),      # the same set, the same behaviour
+            ("0,30 * * * *", False),
         ],
         ids=lambda v: str(v),
     )
@@ -252,10 +260,13 @@ DST_CASES = [
     ("berlin-15min-fall", "*/15 * * * *", "Europe/Berlin", "2027-10-31T02:40+02:00",
      ["2027-10-31T02:45+02:00", "2027-10-31T02:00+01:00", "2027-10-31T02:15+01:00",
       "2027-10-31T02:30+01:00", "2027-10-31T02:45+01:00", "2027-10-31T03:00+01:00"]),
+    # Issue 12, item 11: 02:00 no longer vanishes into the 03:00 slot (one slot per listed time).
     ("berlin-range-spring", "0 1-5 * * *", "Europe/Berlin", "2027-03-28T00:30+01:00",
-     ["2027-03-28T01:00+01:00", "2027-03-28T03:00+02:00", "2027-03-28T04:00+02:00"]),
+     ["2027-03-28T01:00+01:00", "2027-03-28T03:00+02:00", "2027-03-28T03:00:01+02:00", "2027-03-28T04:00+02:00"]),
+    # Issue 12, item 11: a restricted hour is fixed-time; before, this line had no slot that night.
     ("berlin-15min-in-2h-spring", "*/15 2 * * *", "Europe/Berlin", "2027-03-27T12:00+01:00",
-     ["2027-03-29T02:00+02:00"]),
+     ["2027-03-28T03:00+02:00", "2027-03-28T03:00:01+02:00", "2027-03-28T03:00:02+02:00",
+      "2027-03-28T03:00:03+02:00", "2027-03-29T02:00+02:00"]),
     ("berlin-fixed-from-second-pass", "30 2 * * *", "Europe/Berlin", "2027-10-31T02:10+01:00",
      ["2027-11-01T02:30+01:00"]),
     ("berlin-hourly-from-first-pass", "0,15 * * * *", "Europe/Berlin", "2027-10-31T02:20+02:00",
@@ -320,6 +331,135 @@ DST_CASES = [
     ("santiago-hourly-fall", "0 * * * *", "America/Santiago", "2027-04-03T22:30-03:00",
      ["2027-04-03T23:00-03:00", "2027-04-03T23:00-04:00", "2027-04-04T00:00-04:00"]),
 ]
+
+
+# Issue 12, item 11: lines with a restricted hour field and several minutes are fixed-time.
+# Each listed wall time gives one slot per day: a repeated one runs at its first occurrence, one
+# in a gap right after the jump (one second apart, in wall order; one second later still when
+# the wall time right after the gap is a slot of its own). `0,30 H` and `*/30 H` are one line.
+FIXED_SEVERAL_CASES = [
+    # --- Europe/Berlin: spring 02:00-03:00 skipped, fall 02:00-03:00 twice
+    ("berlin-spring", "Europe/Berlin", "2027-03-27T12:00+01:00", 2,
+     ["2027-03-28T03:00:00+02:00", "2027-03-28T03:00:01+02:00", "2027-03-29T02:00:00+02:00",
+      "2027-03-29T02:30:00+02:00"]),
+    ("berlin-fall", "Europe/Berlin", "2027-10-30T12:00+02:00", 2,
+     ["2027-10-31T02:00:00+02:00", "2027-10-31T02:30:00+02:00", "2027-11-01T02:00:00+01:00",
+      "2027-11-01T02:30:00+01:00"]),
+    ("berlin-fall-from-the-second-pass", "Europe/Berlin", "2027-10-31T02:10:00+01:00", 2,
+     ["2027-11-01T02:00:00+01:00", "2027-11-01T02:30:00+01:00"]),
+    ("berlin-spring-from-inside-the-burst", "Europe/Berlin", "2027-03-28T03:00:00+02:00", 2,
+     ["2027-03-28T03:00:01+02:00", "2027-03-29T02:00:00+02:00"]),
+    # --- America/New_York: spring 02:00-03:00 skipped, fall 01:00-02:00 twice
+    ("new-york-spring", "America/New_York", "2027-03-13T12:00-05:00", 2,
+     ["2027-03-14T03:00:00-04:00", "2027-03-14T03:00:01-04:00", "2027-03-15T02:00:00-04:00",
+      "2027-03-15T02:30:00-04:00"]),
+    ("new-york-fall", "America/New_York", "2027-11-06T12:00-04:00", 1,
+     ["2027-11-07T01:00:00-04:00", "2027-11-07T01:30:00-04:00", "2027-11-08T01:00:00-05:00",
+      "2027-11-08T01:30:00-05:00"]),
+    # --- Australia/Lord_Howe (30-minute shift): spring 02:00-02:30 skipped, fall 01:30-02:00 twice
+    ("lord-howe-spring-after-gap-listed", "Australia/Lord_Howe", "2027-10-02T12:00+10:30", 2,
+     ["2027-10-03T02:30:00+11:00", "2027-10-03T02:30:01+11:00", "2027-10-04T02:00:00+11:00",
+      "2027-10-04T02:30:00+11:00"]),
+    ("lord-howe-fall", "Australia/Lord_Howe", "2027-04-03T12:00+11:00", 1,
+     ["2027-04-04T01:00:00+11:00", "2027-04-04T01:30:00+11:00", "2027-04-05T01:00:00+10:30",
+      "2027-04-05T01:30:00+10:30"]),
+    # --- Australia/Sydney: spring 02:00-03:00 skipped (October), fall 02:00-03:00 twice (April)
+    ("sydney-spring", "Australia/Sydney", "2027-10-02T12:00+10:00", 2,
+     ["2027-10-03T03:00:00+11:00", "2027-10-03T03:00:01+11:00", "2027-10-04T02:00:00+11:00",
+      "2027-10-04T02:30:00+11:00"]),
+    ("sydney-fall", "Australia/Sydney", "2027-04-03T12:00+11:00", 2,
+     ["2027-04-04T02:00:00+11:00", "2027-04-04T02:30:00+11:00", "2027-04-05T02:00:00+10:00",
+      "2027-04-05T02:30:00+10:00"]),
+    # --- America/Santiago (at midnight): spring 09-05 00:00-01:00 skipped, fall 04-03 23:00-24:00 twice
+    ("santiago-spring", "America/Santiago", "2027-09-04T12:00-04:00", 0,
+     ["2027-09-05T01:00:00-03:00", "2027-09-05T01:00:01-03:00", "2027-09-06T00:00:00-03:00",
+      "2027-09-06T00:30:00-03:00"]),
+    ("santiago-fall", "America/Santiago", "2027-04-03T12:00-03:00", 23,
+     ["2027-04-03T23:00:00-03:00", "2027-04-03T23:30:00-03:00", "2027-04-04T23:00:00-04:00",
+      "2027-04-04T23:30:00-04:00"]),
+]
+
+
+def full_slots(expr: str, zone: str, after: str, n: int) -> list[str]:
+    tz = ZoneInfo(zone)
+    found = itertools.islice(cron_slots(parse_cron(expr), datetime.fromisoformat(after), tz), n)
+    return [s.astimezone(tz).isoformat(timespec="seconds") for s in found]
+
+
+class TestFixedTimeWithSeveralMinutes:
+    @pytest.mark.parametrize("form", ["0,30 {h} * * *", "*/30 {h} * * *"])
+    @pytest.mark.parametrize(
+        "zone, after, hour, expected",
+        [case[1:] for case in FIXED_SEVERAL_CASES],
+        ids=[case[0] for case in FIXED_SEVERAL_CASES],
+    )
+    def test_each_listed_wall_time_gives_one_slot_a_day_across_dst(
+        self, form: str, zone: str, after: str, hour: int, expected: list[str]
+    ) -> None:
+        assert full_slots(form.format(h=hour), zone, after, len(expected)) == expected
+
+    @pytest.mark.parametrize(
+        "expr, zone, after, expected",
+        [
+            # Both listed times fall into Lord Howe's 30-minute gap: right after it, one second apart.
+            ("0,15 2 * * *", "Australia/Lord_Howe", "2027-10-02T12:00+10:30",
+             ["2027-10-03T02:30:00+11:00", "2027-10-03T02:30:01+11:00", "2027-10-04T02:00:00+11:00"]),
+            # A repeated 01:45 runs once, at the first; 01:15 is not repeated.
+            ("15,45 1 * * *", "Australia/Lord_Howe", "2027-04-03T12:00+11:00",
+             ["2027-04-04T01:15:00+11:00", "2027-04-04T01:45:00+11:00", "2027-04-05T01:15:00+10:30"]),
+            # The real 03:00 keeps the jump instant; the skipped 02:00 follows a second later.
+            ("0 2,3 * * *", "Europe/Berlin", "2027-03-27T12:00+01:00",
+             ["2027-03-28T03:00:00+02:00", "2027-03-28T03:00:01+02:00", "2027-03-29T02:00:00+02:00"]),
+        ],
+        ids=["lord-howe-both-in-gap", "lord-howe-fold", "berlin-jump-wall-listed"],
+    )
+    def test_more_cases(self, expr: str, zone: str, after: str, expected: list[str]) -> None:
+        assert full_slots(expr, zone, after, len(expected)) == expected
+
+    @pytest.mark.parametrize(
+        "zone, hour, days",
+        [
+            ("Europe/Berlin", 2, ["2027-03-27", "2027-03-28", "2027-03-29", "2027-10-30", "2027-10-31", "2027-11-01"]),
+            ("America/New_York", 1, ["2027-03-14", "2027-11-06", "2027-11-07", "2027-11-08"]),
+            ("America/New_York", 2, ["2027-03-13", "2027-03-14", "2027-03-15", "2027-11-07"]),
+            ("Australia/Lord_Howe", 1, ["2027-04-03", "2027-04-04", "2027-04-05"]),
+            ("Australia/Lord_Howe", 2, ["2027-10-02", "2027-10-03", "2027-10-04"]),
+            ("Australia/Sydney", 2, ["2027-04-04", "2027-10-03"]),
+            ("America/Santiago", 23, ["2027-04-03", "2027-04-04"]),
+            ("America/Santiago", 0, ["2027-09-05", "2027-09-06"]),
+        ],
+    )
+    def test_a_dst_night_neither_adds_nor_drops_slots(self, zone: str, hour: int, days: list[str]) -> None:
+        # Count the slots from local noon to local noon: always two, DST night or not.
+        tz = ZoneInfo(zone)
+        for day in days:
+            noon = datetime.fromisoformat(f"{day}T12:00").replace(tzinfo=tz) - timedelta(days=1)
+            end = noon + timedelta(days=1)
+            found = itertools.takewhile(lambda s: s < end, cron_slots(parse_cron(f"0,30 {hour} * * *"), noon, tz))
+            assert len(list(found)) == 2, f"{zone} the night before {day} noon"
+
+    def test_every_hour_lines_keep_their_real_time_cadence(self) -> None:
+        assert full_slots("0,30 * * * *", "Europe/Berlin", "2027-10-31T01:45+02:00", 5) == [
+            "2027-10-31T02:00:00+02:00", "2027-10-31T02:30:00+02:00", "2027-10-31T02:00:00+01:00",
+            "2027-10-31T02:30:00+01:00", "2027-10-31T03:00:00+01:00"]
+        assert full_slots("0,30 */1 * * *", "Europe/Berlin", "2027-03-28T01:15+01:00", 2) == [
+            "2027-03-28T01:30:00+01:00", "2027-03-28T03:00:00+02:00"]
+
+    def test_describe_names_each_skipped_time(self) -> None:
+        lines = describe_slots(parse_cron("0,30 2 * * *"), after=datetime.fromisoformat("2027-03-27T12:00+01:00"),
+                               tz=ZoneInfo("Europe/Berlin"), n=3)
+        assert lines == [
+            "2027-03-28 03:00 CEST (Sun) — DST: 02:00 does not exist; runs right after the jump",
+            "2027-03-28 03:00 CEST (Sun) — DST: 02:30 does not exist; runs right after the jump",
+            "2027-03-29 02:00 CEST (Mon)",
+        ]
+
+    def test_a_slot_holder_advancing_inside_the_burst_gets_the_next_one(self) -> None:
+        # Each cron_slots call agrees on the burst, wherever it starts (queues call it from slots).
+        spec, tz = parse_cron("*/15 2 * * *"), ZoneInfo("Europe/Berlin")
+        walk = list(itertools.islice(cron_slots(spec, datetime.fromisoformat("2027-03-27T12:00+01:00"), tz), 5))
+        for a, b in zip(walk, walk[1:]):
+            assert next(cron_slots(spec, a, tz)) == b
 
 
 class TestDstTransitions:
@@ -470,6 +610,63 @@ class TestProperties:
                 expected.append(probe)
             probe += timedelta(minutes=1)
         assert found == expected
+
+
+SEVERAL_FIXED_EXPRS = st.builds(
+    lambda minutes, hours: f"{','.join(map(str, sorted(minutes)))} {','.join(map(str, sorted(hours)))} * * *",
+    st.sets(st.integers(0, 59), min_size=2, max_size=5),
+    st.sets(st.integers(0, 23), min_size=1, max_size=4),
+)
+
+
+class TestFixedTimeProperties:
+    @settings(deadline=None, max_examples=150)
+    @given(expr=SEVERAL_FIXED_EXPRS, where=zone_and_start())
+    def test_each_listed_wall_time_of_a_day_gives_exactly_one_slot(self, expr: str, where: tuple[str, datetime]) -> None:
+        # Issue 12, item 11. Oracle: the listed wall times from local noon to local noon three days
+        # later, counted on the naive clock; DST nights neither add nor drop any.
+        zone, start = where
+        tz, spec = ZoneInfo(zone), parse_cron(expr)
+        first_noon = start.astimezone(tz).replace(tzinfo=None, hour=12, minute=0, second=0, microsecond=0)
+        last_noon = first_noon + timedelta(days=3)
+        for noon in (first_noon, last_noon):  # the two ends must be plain times, away from any shift
+            assume(schedule._exists(noon, tz) and schedule._second(noon, tz) is None)
+            around = [(schedule._first(noon, tz) + timedelta(hours=h)).utcoffset() for h in (-26, 0, 26)]
+            assume(len(set(around)) == 1)
+        begin, end = schedule._first(first_noon, tz), schedule._first(last_noon, tz)
+        found = list(itertools.takewhile(lambda s: s < end, cron_slots(spec, begin - timedelta(microseconds=1), tz)))
+        listed = sum(1 for m in range(int((last_noon - first_noon) / timedelta(minutes=1)))
+                     if _wall_matches(spec, first_noon + timedelta(minutes=m)))
+        assert len(found) == listed
+        assert all(a < b for a, b in zip(found, found[1:]))
+
+
+# Random lines from the Vixie grammar, valid or not: parse_cron gives a spec or a sentence,
+# and a spec always yields slots (the service assigns them right after the check).
+_cron_item = st.one_of(
+    st.just("*"),
+    st.integers(0, 60).map(str),
+    st.builds(lambda s: f"*/{s}", st.integers(1, 32)),
+    st.builds(lambda a, b: f"{a}-{b}", st.integers(0, 31), st.integers(0, 31)),
+    st.builds(lambda a, b, s: f"{a}-{b}/{s}", st.integers(0, 31), st.integers(0, 31), st.integers(1, 10)),
+    st.sampled_from(["MON", "fri", "JAN", "dec", "SUN"]),
+)
+CRON_LINES = st.lists(st.lists(_cron_item, min_size=1, max_size=3).map(",".join), min_size=5, max_size=5).map(" ".join)
+
+
+class TestAnyLine:
+    @settings(deadline=None, max_examples=300)
+    @given(line=CRON_LINES, zone=st.sampled_from(["Europe/Berlin", "Australia/Lord_Howe", "Pacific/Apia", "UTC"]))
+    def test_a_line_parses_to_slots_or_is_refused_with_a_sentence(self, line: str, zone: str) -> None:
+        try:
+            spec = parse_cron(line)
+        except ValueError as exc:
+            assert str(exc).startswith(f'cron: "{line}"'), exc
+            return
+        assert parse_cron(spec.key) == spec and parse_cron(spec.key).key == spec.key
+        tz = ZoneInfo(zone)
+        found = list(itertools.islice(cron_slots(spec, datetime(2027, 3, 1, tzinfo=UTC), tz), 3))
+        assert len(found) == 3 and all(a < b for a, b in zip(found, found[1:]))
 
 
 class TestPurity:

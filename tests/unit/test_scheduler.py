@@ -136,6 +136,24 @@ class TestGrace:
         w.sched.step()
         assert w.board.get(t.id).state is S.SCHEDULED
 
+    def test_a_published_now_cron_pair_starts_though_its_queue_no_longer_knows_it(self, w):
+        # Issue 12, item 4: Publish now released its slot; the queue's settle never names it.
+        w.sched.settle_cron = lambda now: set()
+        t = w.task("a", due=T0, cron="0 18 * * 5", cron_key="0 18 * * 5", held=True)
+        w.sched.step()
+        assert w.submitted == [("publish", t.id)] and w.reslotted == []
+
+    def test_a_published_now_cron_pair_waits_out_a_pause_and_is_never_moved(self, w):
+        w.paused = True
+        w.sched.settle_cron = lambda now: set()
+        t = w.task("a", due=T0, cron="0 18 * * 5", cron_key="0 18 * * 5", held=True)
+        w.clock.advance(GRACE.total_seconds() * 2)
+        w.sched.step()
+        assert w.board.get(t.id).state is S.SCHEDULED and w.reslotted == []
+        w.paused = False
+        w.sched.step()
+        assert w.submitted == [("publish", t.id)]
+
     def test_a_pair_without_a_time_waits_for_login_forever(self, w):
         w.logged_in = False
         t = w.task("a", due=T0)

@@ -62,6 +62,30 @@ class TestTheTable:
         assert classify(http_status=status, code=None, endpoint="upload").action is UPLOAD_STATUSES[status].action
 
 
+# Login Kit's error_type values (tiktok-api.md §1.4, community-observed) and our local codes.
+DOCUMENTED_ERROR_TYPES = ["non_sandbox_target", "code_challenge", "redirect_uri", "client_key", "scope_not_authorized"]
+
+
+class TestNewRows:
+    def test_it_covers_every_error_type_of_the_login_page(self):
+        from ralph_watch.tiktok.errors import AUTHORIZE_ERRORS, rule_for
+        assert set(DOCUMENTED_ERROR_TYPES) <= set(AUTHORIZE_ERRORS)
+        assert rule_for("authorize", "non_sandbox_target").action is Action.NEEDS_LOGIN
+
+    @pytest.mark.parametrize("code, action, wait", [
+        ("creator_cannot_post", Action.RETRY_LATER, "window"),
+    ])
+    def test_it_has_local_rows_for_what_creator_info_says(self, code, action, wait):
+        from ralph_watch.tiktok.errors import LOCAL_ERRORS
+        rule = LOCAL_ERRORS[code]
+        assert (rule.action, rule.wait) == (action, wait) and "later" in rule.hint
+
+    def test_it_says_the_active_user_cap_is_the_apps(self):
+        err = classify(http_status=403, code="reached_active_user_cap", endpoint="/v2/post/publish/video/init/",
+                       limits=LIMITS)
+        assert err.action is Action.RETRY_LATER and err.retry_after == 86400.0 and "app's" in err.hint
+
+
 class TestActions:
     @pytest.mark.parametrize("code, action, retry_after", [
         ("unaudited_client_can_only_post_to_private_accounts", Action.USER_FIX, None),

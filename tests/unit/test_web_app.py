@@ -173,6 +173,37 @@ class TestPages:
         for path in ("/", "/privacy", "/signin"):
             assert 'href="/privacy"' in world.app.get(path).maybe_follow().text
 
+    @staticmethod
+    def own_pages(tmp_path, *, password: str | None = None, terms: bool = True) -> World:
+        policy = tmp_path / "privacy.html"
+        policy.write_text("<!doctype html><title>Acme privacy</title><h1>Acme Ltd privacy</h1>"
+                          "<p>Write to privacy@acme.example</p>", encoding="utf-8")
+        (tmp_path / "terms.txt").write_text("1. Terms of Acme\n- be nice\n", encoding="utf-8")
+        w = World(password=password)
+        w.config.web.privacy_policy = policy
+        w.config.web.terms = tmp_path / "terms.txt" if terms else None
+        w.wsgi = make_app(w.backend, w.config, clock=w.clock)
+        w.app = w.client()
+        return w
+
+    def test_the_operators_policy_and_terms_replace_the_shipped_ones_public_in_password_mode(self, tmp_path):
+        w = self.own_pages(tmp_path, password="pw")
+        page = w.app.get("/privacy")
+        assert page.text.startswith("<!doctype html><title>Acme privacy</title>") and "Privacy Policy describes" \
+            not in page.text
+        assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+        terms = w.app.get("/terms")
+        assert "<h1>Terms of service</h1>" in terms.text and "<li>be nice</li>" in terms.text
+        assert 'href="/terms"' in w.app.get("/signin").text
+
+    def test_without_web_terms_there_is_no_terms_page_and_no_link(self, tmp_path, world):
+        world.app.get("/terms", status=404)
+        for path in ("/", "/privacy"):
+            assert 'href="/terms"' not in world.app.get(path).text
+        w = self.own_pages(tmp_path, terms=False)
+        w.app.get("/terms", status=404)
+        assert "Acme Ltd privacy" in w.app.get("/privacy").text
+
     def test_it_serves_static_files_and_nothing_outside_their_folder(self, world):
         assert "text/css" in world.app.get("/static/style.css").content_type
         js = world.app.get("/static/app.js")

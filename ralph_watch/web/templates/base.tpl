@@ -32,7 +32,7 @@
 {{!base}}
 </main>
 <footer>
-  <a href="/privacy">Privacy policy</a> · publishes through TikTok's official Content Posting API
+  <a href="/privacy">Privacy policy</a>{{!' · <a href="/terms">Terms of service</a>' if get('terms_link', False) else ''}} · publishes through TikTok's official Content Posting API
 </footer>
 </body>
 </html>

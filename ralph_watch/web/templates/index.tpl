@@ -57,6 +57,10 @@
     <dt>Last scan</dt><dd>{{health['last_scan']}}</dd>
     <dt>Inbox</dt><dd>{{'reachable' if health['inbox_ok'] else ('not reachable' if health['inbox_ok'] is not None else 'unknown')}}</dd>
     <dt>Publishing</dt><dd id="paused-state">{{'paused' if paused else 'running'}}</dd>
+    <dt>Time zone</dt><dd id="tz-name">{{tz_name}}</dd>
+    % if emulator_url:
+    <dt>TikTok</dt><dd><a id="emulator-link" href="{{emulator_url}}">the TikTok emulator: what it received</a></dd>
+    % end
   </dl>
   % if paused:
   <form method="post" action="/resume" class="inline">
@@ -85,7 +89,7 @@
   <table id="tasks" data-state="{{state or ''}}" data-limit="{{page_size}}" data-offset="{{(page - 1) * page_size}}"
          data-tz="{{tz_name}}" data-post-base="{{'https://www.tiktok.com/@' + account['username'] + '/video/' if account and account['username'] else 'https://www.tiktok.com/video/'}}">
     <thead>
-      <tr><th>Video</th><th>Title</th><th>Privacy</th><th>Mode</th><th>Due</th><th>State</th><th>Actions</th></tr>
+      <tr><th>Video</th><th>Title</th><th>Privacy</th><th>Mode</th><th>Due ({{tz_name}})</th><th>State</th><th>Actions</th></tr>
     </thead>
     <tbody>
     % for r in rows:

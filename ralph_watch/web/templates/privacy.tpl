@@ -1,6 +1,6 @@
 % rebase('base')
 <article class="card policy">
-  <h1>Privacy policy</h1>
+  <h1>{{title}}</h1>
   % in_list = False
   % for kind, line in blocks:
   %   if kind == 'li' and not in_list:

@@ -1,0 +1,63 @@
+"""The service's side of checking a pair: a bug in a check gives `invalid` with a sentence
+(issue 12, item 10), never a pair left `waiting` with only a traceback in the log.
+
+The Service is built in this process (not started: no threads, no web server) and fed one
+snapshot of real files, so `_apply` runs exactly as the watcher would call it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+import ralph_watch.service as service_module
+from ralph_watch.config import load_config
+from ralph_watch.inbox import FileState, PairSnapshot
+from ralph_watch.service import Service
+from ralph_watch.tasks import State
+from tests.support.videos import small_mp4
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    text = f"inbox: {tmp_path / 'inbox'}\nstate_dir: {tmp_path / 'state'}\ntimezone: Europe/Berlin\n"
+    config = load_config(text, base_dir=tmp_path, environ={"TIKTOK_CLIENT_KEY": "k", "TIKTOK_CLIENT_SECRET": "s"})
+    (tmp_path / "inbox").mkdir()
+    svc = Service(config, serve_web=False)
+    yield svc
+    svc.executor.shutdown(wait=False)
+
+
+def snapshot(inbox: Path, name: str) -> PairSnapshot:
+    def state(rel: str) -> FileState:
+        st = os.stat(inbox / rel)
+        return FileState(rel=rel, size=st.st_size, mtime_ns=st.st_mtime_ns, stable=True, regular=True, symlink=False)
+    return PairSnapshot(key=name, videos=(state(f"{name}.mp4"),), sidecars=(state(f"{name}.yaml"),), inflight=None)
+
+
+def test_an_unexpected_exception_while_checking_makes_the_pair_invalid_with_a_sentence(
+        service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    small_mp4(service.inbox, "clip.mp4")
+    (service.inbox / "clip.yaml").write_text("privacy: private\n")
+
+    def broken(*_args: object, **_kw: object) -> None:
+        raise OverflowError("date value out of range")
+    monkeypatch.setattr(service_module, "validate_pair", broken)
+
+    service._apply(snapshot(service.inbox, "clip"))
+    task = service.board.by_key("clip")
+    assert task is not None and task.state is State.INVALID
+    assert task.error == ("ralph-watch hit an unexpected error checking this pair (OverflowError); "
+                          "please report it")
+    assert "(OverflowError); please report it" in (service.inbox / "clip.error.txt").read_text()
+
+
+def test_a_pair_with_a_calendar_edge_at_is_invalid_naming_file_and_line(service: Service) -> None:
+    small_mp4(service.inbox, "old.mp4")
+    (service.inbox / "old.yaml").write_text('privacy: private\nat: "0001-01-01 00:00"\n')
+    service._apply(snapshot(service.inbox, "old"))
+    task = service.board.by_key("old")
+    assert task is not None and task.state is State.INVALID
+    assert task.error is not None and task.error.startswith('old.yaml:2: at: "0001-01-01 00:00" is too close')
