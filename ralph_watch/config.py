@@ -32,6 +32,7 @@ __all__ = [
     "WebConfig",
     "TikTokConfig",
     "NotifyConfig",
+    "DedupeConfig",
     "load_config",
     "read_config",
     "default_config",
@@ -101,6 +102,11 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class DedupeConfig:
+    remember_days: int = 0     # 0: the guard remembers published content in memory only
+
+
+@dataclass(frozen=True)
 class Config:
     inbox: Path
     state_dir: Path
@@ -112,6 +118,7 @@ class Config:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     upload: UploadConfig = field(default_factory=UploadConfig)
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    dedupe: DedupeConfig = field(default_factory=DedupeConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -385,12 +392,14 @@ def _page_file(value: str | None, key: str, *, base_dir: Path, environ: Mapping[
 
 _TOP = ("inbox", "state_dir", "timezone", "watch", "schedule", "web", "tiktok", "notify", "defaults",
         "upload")
+_TOP += ("dedupe",)
 _WATCH = tuple(f.name for f in fields(WatchConfig))
 _SCHEDULE = tuple(f.name for f in fields(ScheduleConfig))
 _WEB = tuple(f.name for f in fields(WebConfig))
 _TIKTOK = tuple(f.name for f in fields(TikTokConfig))
 _NOTIFY = tuple(f.name for f in fields(NotifyConfig))
 _UPLOAD = tuple(f.name for f in fields(UploadConfig))
+_DEDUPE = tuple(f.name for f in fields(DedupeConfig))
 
 
 def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: str = "config.yaml") -> Config:
@@ -538,10 +547,17 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
     for key, body in sidecar.check_defaults(d):
         problems.add(f"defaults.{key}", body)
 
+    # dedupe: 0 (the default) keeps the memory of published content in memory only
+    dd = _section(raw, "dedupe", problems)
+    _unknown_keys(dd, _DEDUPE, "dedupe.", problems)
+    ddr = _Reader(dd, "dedupe.", problems, substituted)
+    dedupe = DedupeConfig(remember_days=ddr.get("remember_days", 0, ddr.number(whole=True, strict=False)))
+
     if problems.items:
         raise ConfigError(problems.items)
     return Config(inbox=inbox, state_dir=state_dir, timezone=timezone, watch=watch, schedule=schedule,
-                  web=web, tiktok=tiktok, notify=notify, upload=upload, defaults=MappingProxyType(dict(d)))
+                  web=web, tiktok=tiktok, notify=notify, upload=upload, defaults=MappingProxyType(dict(d)),
+                  dedupe=dedupe)
 
 
 def read_config(path: Path, environ: Mapping[str, str] = os.environ) -> Config:

@@ -48,6 +48,8 @@ class Hooks:
     mark_published: Callable[[str, datetime], None]  # content key published at
     record_failed: Callable[[str], None]           # state_dir unwritable: pause publishing
     wake: Callable[[], None]                       # something is due: wake the scheduler
+    # claim (content key, pair) before the init: None, or the sentence refusing a duplicate
+    claim: Callable[[str, str], str | None] = lambda content_key, pair: None
 
 
 PROGRESS_STEP = 0.10            # a progress line at every 10 % of a long upload ...
@@ -176,6 +178,13 @@ class Publisher:
         if prepared is None:
             return
         post_info, notes = prepared
+        # Claim the content before the init: a copy of this video (another name, same content)
+        # may be on its way to TikTok right now. The service releases the claim when this
+        # attempt ends without a post.
+        refused = self.hooks.claim(ident.content_key, t.key)
+        if refused is not None:
+            self._to(t, S.INVALID, expect={S.UPLOADING}, progress=None, error=refused)
+            return
         mime = MIME_TYPES.get(Path(t.video).suffix.lower().lstrip("."), "video/mp4")
         try:  # a state_dir that cannot hold a record must stop us before an init, not after
             self.records.ensure_dir()

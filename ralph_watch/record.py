@@ -6,6 +6,12 @@ restores the task's last known state instead of publishing again. It holds no to
 title: the pair's path, the video's identity, publish_id, a hash of the account's open_id,
 mode, init time, the last known outcome, and whether the upload's final bytes started to go out
 (with the sent file's device, inode, size and mtime). It lives exactly as long as either file does.
+
+A refused duplicate (a pair whose content already went out) has a record of its own in the
+same place, under its pair's name, so it is deleted with the pair like every publish record:
+its kind, the pair's path, the refused file's identity and when the original went out; no
+init, no account, no title. With `dedupe.remember_days`, `state_dir/published.json` holds
+the content hash, size and time of each post of the last days: no name, no title.
 """
 from __future__ import annotations
 
@@ -19,16 +25,18 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from .dedupe import Remembered
 from .errors import LockError, RecordError
 
-__all__ = ["Identity", "file_identity", "PublishRecord", "RecordStore", "InstanceLock", "account_hash",
-           "OUTCOMES"]
+__all__ = ["Identity", "file_identity", "PublishRecord", "RefusedRecord", "RecordStore", "InstanceLock",
+           "account_hash", "OUTCOMES", "REFUSED", "PublishedFile"]
 
 log = logging.getLogger(__name__)
 MIB = 1 << 20
 # uploading: init done, bytes may be in flight · processing: last chunk accepted · in_inbox:
 # draft delivered · published: PUBLISH_COMPLETE seen · failed: TikTok said FAILED / refused.
 OUTCOMES = ("uploading", "processing", "in_inbox", "published", "failed")
+REFUSED = "refused_duplicate"   # the `kind` of a refused duplicate's record (publish records have none)
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,29 @@ class PublishRecord:
         return self.final_sent is not False
 
 
+@dataclass(frozen=True)
+class RefusedRecord:
+    """A pair refused as a duplicate: it stays refused across restarts while it exists. The
+    refused file's identity (a new file lifts the refusal), when the original went out."""
+
+    pair: str                 # key relative to the inbox ("sub/clip")
+    video: str                # the refused video's path relative to the inbox
+    size: int
+    mtime_ns: int
+    head_tail: str            # the content hash (Identity.head_tail)
+    published_at: str         # ISO 8601 UTC: when the original went out
+    kind: str = REFUSED       # no init: never settled, never published
+    version: int = 1
+
+    @property
+    def identity(self) -> Identity:
+        return Identity(self.size, self.mtime_ns, self.head_tail)
+
+    @property
+    def published(self) -> datetime:
+        return datetime.fromisoformat(self.published_at)
+
+
 class RecordStore:
     """Publish records as one small JSON file each under `state_dir/records/`."""
 
@@ -127,7 +158,7 @@ class RecordStore:
         except OSError as exc:
             raise RecordError(f"cannot create {self.dir}: {exc.strerror}") from exc
 
-    def put(self, rec: PublishRecord) -> None:
+    def put(self, rec: PublishRecord | RefusedRecord) -> None:
         """Write durably: temp file, fsync, rename over, fsync the folder."""
         self.ensure_dir()
         final = self._path(rec.pair)
@@ -156,9 +187,17 @@ class RecordStore:
 
     def get(self, pair: str) -> PublishRecord | None:
         try:
-            return self._read(self._path(pair))
+            rec = self._read_any(self._path(pair))
         except FileNotFoundError:
             return None
+        return rec if isinstance(rec, PublishRecord) else None
+
+    def get_refused(self, pair: str) -> RefusedRecord | None:
+        try:
+            rec = self._read_any(self._path(pair))
+        except (FileNotFoundError, ValueError, TypeError):
+            return None
+        return rec if isinstance(rec, RefusedRecord) else None
 
     def delete(self, pair: str) -> None:
         try:
@@ -176,12 +215,18 @@ class RecordStore:
             log.warning("%s", exc)
 
     def load_all(self) -> list[PublishRecord]:
-        out: list[PublishRecord] = []
+        return [r for r in self._load_every() if isinstance(r, PublishRecord)]
+
+    def load_refused(self) -> list[RefusedRecord]:
+        return [r for r in self._load_every() if isinstance(r, RefusedRecord)]
+
+    def _load_every(self) -> list[PublishRecord | RefusedRecord]:
+        out: list[PublishRecord | RefusedRecord] = []
         if not self.dir.is_dir():
             return out
         for p in sorted(self.dir.glob("*.json")):
             try:
-                out.append(self._read(p))
+                out.append(self._read_any(p))
             except (OSError, ValueError, TypeError) as exc:
                 log.error("ignoring unreadable publish record %s: %s", p, exc)
         for p in self.dir.glob("*.tmp*"):  # a crash during put(): the old version is still there
@@ -199,6 +244,15 @@ class RecordStore:
         if isinstance(data.get("sent_file"), list):
             data["sent_file"] = tuple(data["sent_file"])
         return PublishRecord(**data)
+
+    @staticmethod
+    def _read_any(path: Path) -> PublishRecord | RefusedRecord:
+        """A refused duplicate's record, or a publish record (no `kind`: as every record written
+        before refused ones existed, so those stay readable)."""
+        data = json.loads(path.read_bytes())
+        if isinstance(data, dict) and data.get("kind") == REFUSED and data.get("version") == 1:
+            return RefusedRecord(**data)
+        return RecordStore._read(path)
 
 
 class InstanceLock:
@@ -234,3 +288,69 @@ class InstanceLock:
             finally:
                 os.close(self._fd)
                 self._fd = None
+
+
+class PublishedFile:
+    """`state_dir/published.json`, only with `dedupe.remember_days` > 0: the content that went
+    out in the last days, so the duplicate guard remembers it across restarts. Each line is a
+    SHA-256, a size and a time; no file name, no title, no account."""
+
+    NAME = "published.json"
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = Path(state_dir) / self.NAME
+
+    def load(self) -> list[Remembered]:
+        try:
+            data = json.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as exc:
+            log.error("ignoring unreadable %s (the duplicate guard starts without it): %s", self.path, exc)
+            return []
+        try:
+            if not isinstance(data, dict) or data.get("version") != 1:
+                raise ValueError("unknown format")
+            return [Remembered(sha256=str(d["sha256"]), size=int(d["size"]),
+                               published_at=datetime.fromisoformat(d["published_at"])) for d in data["published"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            log.error("ignoring unreadable %s (the duplicate guard starts without it): %s", self.path, exc)
+            return []
+
+    def save(self, items: list[Remembered]) -> None:
+        """Write durably (temp file, fsync, rename over, fsync the folder); RecordError on failure."""
+        body = {"version": 1, "published": [{"sha256": r.sha256, "size": r.size,
+                                              "published_at": r.published_at.isoformat()} for r in items]}
+        tmp = self.path.with_name(f".{self.NAME}.tmp{os.getpid()}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            try:
+                os.write(fd, json.dumps(body, sort_keys=True).encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+            dfd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError as exc:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+            raise RecordError(f"cannot write {self.path}: {reason}") from exc
+
+    def remove(self) -> bool:
+        """Forget it all (`remember_days` back to 0); True when there was a file."""
+        try:
+            self.path.unlink()
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            log.warning("cannot remove %s: %s", self.path, exc.strerror)
+            return False

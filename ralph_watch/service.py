@@ -22,10 +22,11 @@ from typing import Any
 
 from .clock import Clock, SystemClock
 from .config import Config
+from .dedupe import IN_FLIGHT, Guard, Refusal, Remembered, keeps_claim, prune, split_key
 from .errors import ConfigError, RecordError, TikTokError
 from .pairfiles import delete_files, remove_error_file, write_error_file
 from .publisher import Hooks, Publisher
-from .record import InstanceLock, PublishRecord, RecordStore, file_identity
+from .record import Identity, InstanceLock, PublishedFile, PublishRecord, RecordStore, RefusedRecord, file_identity
 from .scheduler import Scheduler
 from .tasks import ACTIVE, EDITABLE, State, Task, TaskBoard
 from .validate import at_verdict, validate_pair
@@ -39,6 +40,7 @@ PROBLEM_STATES = (S.INVALID, S.FAILED, S.MISSED)
 # What SIGHUP applies live, and what needs a restart (sockets, folders, the TikTok client, the page).
 LIVE_KEYS = ("schedule", "notify", "defaults")
 RESTART_KEYS = ("inbox", "state_dir", "timezone", "watch", "web", "tiktok")
+RESTART_KEYS += ("dedupe",)
 NOTIFY_STATES = {S.PUBLISHED: "published", S.FAILED: "failed", S.INVALID: "invalid", S.MISSED: "missed",
                  S.NEEDS_LOGIN: "needs_login", S.IN_INBOX: "in_inbox"}
 
@@ -67,7 +69,10 @@ class Service:
                                    pacer=Pacer(config.upload.max_rate, self.clock) if config.upload.max_rate else None,
                                    audited=tk.audited)
         self.queues = CronQueues()
-        self.published: dict[str, datetime] = {}      # content key -> when (this process only)
+        self.guard = Guard()                          # content being published / published (dedupe.py)
+        self._refused: dict[str, RefusedRecord] = {}  # pairs refused as duplicates, by pair key
+        self.published_file = PublishedFile(config.state_dir)  # only with dedupe.remember_days
+        self._remembered: list[Remembered] = []
         self.probe_cache: dict = {}
         self._snapshots: dict[str, Any] = {}          # last snapshot per pair key
         self._validated: dict[str, tuple] = {}        # pair key -> file signature last validated
@@ -87,7 +92,7 @@ class Service:
             board=self.board, records=self.records, client=self.client, clock=self.clock, inbox=self.inbox,
             limits=tk.limits, stop=self.stop,
             hooks=Hooks(revalidate=self.revalidate, mark_published=self._mark_published,
-                        record_failed=self._record_failed, wake=self._wake),
+                        record_failed=self._record_failed, wake=self._wake, claim=self._claim),
             lock=self._lock, tz=config.tz)
         self.scheduler = Scheduler(
             board=self.board, clock=self.clock, late_grace=timedelta(minutes=config.schedule.late_grace_minutes),
@@ -135,6 +140,7 @@ class Service:
         try:
             self.records.ensure_dir()
             self._restored = {r.pair: r for r in self.records.load_all()}
+            self._load_guard()
         except RecordError as exc:
             self._record_failed(str(exc))
         if not self.inbox.exists():
@@ -323,6 +329,7 @@ class Service:
                 self.board.remove(task.id)
                 remove_error_file(self.inbox, key)
                 self.records.discard(key)
+                self._pair_gone(key)
             elif task.state is S.PUBLISHED and task.files_kept:
                 self.records.discard(key)
                 self.board.update(task.id, files_kept=False, error=None, followup=None, followup_kind=None)
@@ -361,6 +368,7 @@ class Service:
             if rec is not None and rec.outcome == "published":
                 # A crash between deleting the video and the sidecar: finish that deletion.
                 self._restored.pop(key, None)
+                self._guard_restored(key, rec)
                 self._set(task, S.PUBLISHED, publish_id=rec.publish_id, identity=rec.identity)
                 self.publisher._delete_after_publish(self.board.get(task.id))
                 return
@@ -396,11 +404,12 @@ class Service:
             self._set(task, S.INVALID, error="\n".join(str(p) for p in found), sidecar_data=None)
             return
         sc = result.sidecar
-        seen = self.published.get(result.identity.content_key)
-        if seen is not None and key not in self._force_now:
-            self._set(task, S.INVALID, error=f"{video.rel} was already published at {self._describe(seen)} (the same "
-                                             "video content). ralph-watch does not publish a video twice; delete it.")
+        refusal = self.guard.is_refused(result.identity.content_key, key)
+        if refusal is not None and key not in self._force_now:
+            self._set(task, S.INVALID, identity=result.identity,
+                      error=self._refuse(key, video.rel, result.identity, refusal))
             return
+        self._lift_refusal(key)
         now = self.clock.now()
         values = dict(title=sc.title, privacy=sc.privacy if sc.mode == "direct" else None, mode=sc.mode,
                       sidecar_data=sc, video_info=result.info, identity=result.identity, retries=0, held=False,
@@ -449,6 +458,7 @@ class Service:
             log.info("%s changed since its publish record was written; treating it as a new video", video)
             self.records.discard(task.key)
             return False
+        self._guard_restored(task.key, rec)
         result, _ = self._validate(task.key, video, sidecar)
         info = {}
         if result is not None:
@@ -482,6 +492,10 @@ class Service:
                 if pair not in self._snapshots:
                     self._restored.pop(pair)
                     self.records.discard(pair)
+            for pair in list(self._refused):
+                if pair not in self._snapshots:
+                    self._pair_gone(pair)
+                    self.records.discard(pair)
 
 
     def _set(self, task: Task, state: State, **values: Any) -> None:
@@ -512,9 +526,14 @@ class Service:
         if event and self.notifier is not None and old is not task.state:
             self.notifier.send(event, video=task.video or task.key, state=task.state.value,
                                message=task.error or "", title=task.title, task_id=task.id)
+        if old is not None and task.state is not S.PUBLISHED:
+            self._end_claim(task)  # last: copies checked again come after this transition
 
     def _mark_published(self, content_key: str, when: datetime) -> None:
-        self.published[content_key] = when
+        with self._lock:
+            self.guard.published(content_key, when)
+            self._remember_published(content_key, when)
+        self._recheck_copies(content_key)
 
     def _record_failed(self, reason: str) -> None:
         log.error("publishing paused: %s", reason)
@@ -578,6 +597,126 @@ class Service:
             return False
         return True
 
+    # -- the duplicate guard (its decisions: dedupe.py) -----------------------------------------
+    def _load_guard(self) -> None:
+        """At start: the refused duplicates' records (their originals went out) and, with
+        `dedupe.remember_days`, the remember file. With 0 days that file is removed."""
+        for ref in self.records.load_refused():
+            self._refused[ref.pair] = ref
+            self.guard.remember(ref.identity.content_key, ref.published)
+        days = self.config.dedupe.remember_days
+        if days <= 0:
+            if self.published_file.remove():
+                log.info("dedupe.remember_days is 0: removed %s", self.published_file.path)
+            return
+        loaded = self.published_file.load()
+        self._remembered = prune(loaded, now=self.clock.now(), days=days)
+        for item in self._remembered:
+            self.guard.remember(item.key, item.published_at)
+        if len(self._remembered) != len(loaded):
+            self._save_remembered()
+
+    def _claim(self, content_key: str, pair: str) -> str | None:
+        """Publisher hook, before the init: None when the pair may publish its content (now
+        claimed), else the sentence that refuses it."""
+        with self._lock:
+            refusal = self.guard.claim(content_key, pair)
+            if refusal is None:
+                return None
+            t = self.board.by_key(pair)
+            return self._refuse(pair, (t.video if t else None) or pair, t.identity if t else None, refusal)
+
+    def _refuse(self, pair: str, video: str, identity: Identity | None, refusal: Refusal) -> str:
+        """The sentence for a refused duplicate. One whose original went out gets a record, so
+        the refusal outlasts a restart for as long as the pair exists."""
+        if refusal.published_at is not None:
+            if identity is not None:
+                self._keep_refused(pair, video, identity, refusal.published_at)
+            return (f"{video} was already published at {self._describe(refusal.published_at)} (the same video "
+                    "content). ralph-watch does not publish a video twice; delete it.")
+        other = self.board.by_key(refusal.holder or "")
+        name = (other.video if other else None) or refusal.holder
+        return (f"{video} has the same video content as {name}, which is being published now. ralph-watch does "
+                "not publish a video twice; delete it.")
+
+    def _keep_refused(self, pair: str, video: str, identity: Identity, when: datetime) -> None:
+        rec = RefusedRecord(pair=pair, video=video, size=identity.size, mtime_ns=identity.mtime_ns,
+                            head_tail=identity.head_tail, published_at=when.isoformat())
+        if self._refused.get(pair) == rec:
+            return
+        try:
+            self.records.put(rec)
+        except RecordError as exc:  # without it a restart would publish the copy: stop publishing
+            self._record_failed(str(exc))
+            return
+        self._refused[pair] = rec
+
+    def _lift_refusal(self, pair: str) -> None:
+        """The pair is no duplicate (any more): a new file replaced the refused one."""
+        if self._refused.pop(pair, None) is not None and self.records.get_refused(pair) is not None:
+            self.records.discard(pair)
+
+    def _pair_gone(self, pair: str) -> None:
+        """Its files are gone (deleted, cancelled): its refusal and any claim go with them."""
+        with self._lock:
+            self._refused.pop(pair, None)
+            key = self.guard.release(pair)
+        if key is not None:
+            self._recheck_copies(key)
+
+    def _guard_restored(self, pair: str, rec: PublishRecord) -> None:
+        """A publish record from before a restart: its content is at TikTok, or went out."""
+        with self._lock:
+            if rec.outcome == "published":
+                self.guard.published(rec.identity.content_key, rec.init_at)
+            elif rec.outcome in ("uploading", "processing", "in_inbox"):
+                self.guard.claim(rec.identity.content_key, pair)
+
+    def _end_claim(self, task: Task) -> None:
+        """After a transition: release the pair's claim if its attempt ended without a post."""
+        with self._lock:
+            if self.guard.claimed_by(task.key) is None:
+                return
+            rec = None if task.state in IN_FLIGHT or task.state is S.CANCELLED else self.records.get(task.key)
+            if keeps_claim(task.state, rec.outcome if rec is not None else None):
+                return
+            key = self.guard.release(task.key)
+        if key is not None:
+            self._recheck_copies(key)
+
+    def _recheck_copies(self, content_key: str) -> None:
+        """Copies refused for this content are checked again: published now, or free again."""
+        copies = self.board.select(lambda t: t.state is S.INVALID and t.identity is not None
+                                   and t.identity.content_key == content_key)
+        for t in copies:
+            try:
+                self.revalidate(t.key)
+            except Exception:
+                log.exception("could not check %s again", t.key)
+
+    def _remember_published(self, content_key: str, when: datetime) -> None:
+        days = self.config.dedupe.remember_days
+        if days <= 0:
+            return
+        size, digest = split_key(content_key)
+        self._remembered = prune([*self._remembered, Remembered(sha256=digest, size=size, published_at=when)],
+                                 now=self.clock.now(), days=days)
+        self._save_remembered()
+
+    def _forget_published(self, content_key: str) -> None:
+        """Retry: the user asks for this content to be published again."""
+        with self._lock:
+            self.guard.forget(content_key)
+            if any(r.key == content_key for r in self._remembered):
+                self._remembered = [r for r in self._remembered if r.key != content_key]
+                self._save_remembered()
+
+    def _save_remembered(self) -> None:
+        try:
+            self.published_file.save(self._remembered)
+        except RecordError as exc:
+            log.error("%s; the duplicate guard remembers the latest posts until a restart only", exc)
+
     # -- WebBackend ----------------------------------------------------------------------------
     @property
     def paused(self) -> bool:
@@ -636,6 +775,7 @@ class Service:
             problems = delete_files(self.inbox, [t.video, t.sidecar])
             remove_error_file(self.inbox, t.key)
             self.records.discard(t.key)
+            self._pair_gone(t.key)
             self._validated.pop(t.key, None)
             if problems:
                 self.board.update(t.id, error="Cancelled, but " + "; ".join(problems) + ".")
@@ -660,7 +800,7 @@ class Service:
             self._force_now.add(t.key)
             self._validated.pop(t.key, None)
             if t.identity is not None:
-                self.published.pop(t.identity.content_key, None)
+                self._forget_published(t.identity.content_key)
             self.board.transition(t.id, S.WAITING, progress=None, settle=False, files_kept=False, followup=None,
                                   error="Checking the files again before publishing.", publish_id=None, post_id=None)
             snap = self._snapshots.get(t.key)

@@ -42,7 +42,7 @@ def records(state_dir: Path) -> list[dict]:
 
 def wait_record(state_dir: Path, outcome: str, *, timeout: float = 30) -> dict:
     def found() -> dict | None:
-        return next((r for r in records(state_dir) if r["outcome"] == outcome), None)
+        return next((r for r in records(state_dir) if r.get("outcome") == outcome), None)
     return wait_until(found, timeout, f"a publish record with outcome {outcome!r} in {state_dir}")
 
 

@@ -306,3 +306,27 @@ class TestOperatorPages:
         text = "\n".join(err.value.problems)
         assert "web.privacy_policy" in text and "nope.txt does not exist" in text
         assert "web.terms" in text and "must be a text (.txt, .md) or HTML (.html) file" in text
+
+
+class TestDedupe:
+    @pytest.mark.parametrize("text, days", [
+        pytest.param("", 0, id="default-in-memory-only"),
+        pytest.param("dedupe:\n  remember_days: 0\n", 0, id="zero"),
+        pytest.param("dedupe:\n  remember_days: 30\n", 30, id="thirty"),
+        pytest.param("dedupe:\n  remember_days: ${DAYS}\n", 7, id="from-the-environment"),
+    ])
+    def test_it_reads_remember_days(self, text, days):
+        assert load(text, environ={**ENV, "DAYS": "7"}).dedupe.remember_days == days
+
+    @pytest.mark.parametrize("text, expected", [
+        pytest.param("dedupe:\n  remember_days: -1\n", "config.yaml:2: dedupe.remember_days: must be at least 0, not -1",
+                     id="negative"),
+        pytest.param("dedupe:\n  remember_days: 1.5\n",
+                     "config.yaml:2: dedupe.remember_days: must be a whole number, not 1.5", id="fraction"),
+        pytest.param('dedupe:\n  remember_days: "a week"\n',
+                     'config.yaml:2: dedupe.remember_days: must be a whole number, not "a week"', id="text"),
+        pytest.param("dedupe:\n  remember: 3\n",
+                     'config.yaml:2: dedupe.remember: unknown key; did you mean "remember_days"?', id="unknown-key"),
+    ])
+    def test_it_names_the_key_and_the_fix(self, text, expected):
+        assert problems(text) == [expected]
