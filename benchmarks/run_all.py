@@ -24,11 +24,13 @@ FULL = [
     ("bench_memory.py", []),
     ("bench_detect.py", []),
     ("bench_inbox.py", []),
+    ("bench_yaml.py", []),
     ("bench_schedule.py", []),
     ("bench_web.py", []),
 ]
 QUICK = {
     "bench_upload.py": ["--runs", "1"],
+    "bench_memory.py": ["--tasks", "2000"],
     "bench_detect.py": ["--runs", "2"],
     "bench_inbox.py": ["--idle", "10"],
     "bench_schedule.py": ["--tasks", "60", "--spread", "30"],

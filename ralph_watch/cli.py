@@ -145,6 +145,7 @@ def _load(path: Path | None) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .hardening import harden
     from .service import Service
     config = _load(args.config)
     if not config.tiktok.client_key or not config.tiktok.client_secret:
@@ -159,6 +160,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"ralph-watch: port {config.web.port} is in use; choose another web.port in {args.config}",
               file=sys.stderr)
         return 2
+    harden()  # before the tokens exist: no core dump, no ptrace or /proc/PID/mem by the same user
     return _serve(Service(config, config_path=args.config), port=config.web.port,
                   fix=f"web.port in {args.config}")
 
@@ -233,9 +235,11 @@ def demo_state_dir(inbox: Path) -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .hardening import harden
     from .service import Service
     from .tiktok.emulator import EmulatorServer, load_profile
 
+    harden()  # as `run` does: the demo holds tokens too
     if _port_taken("127.0.0.1", args.port):
         print(f"ralph-watch: port {args.port} is in use; choose another with --port", file=sys.stderr)
         return 2
@@ -260,14 +264,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def write_sample(inbox: Path) -> Path:
+    import shutil
+    import tempfile
+
+    from .pairfiles import replace_file
     from .sample import make_video
     video = inbox / "sample.mp4"
-    make_video(video, seconds=3)
-    (inbox / "sample.yaml").write_text(
+    # Made in a hidden folder (the watcher ignores it), then renamed in: a symlink already
+    # called sample.mp4 is replaced, never written through.
+    staging = Path(tempfile.mkdtemp(prefix=".ralph-watch-sample-", dir=inbox))
+    try:
+        make_video(staging / "sample.mp4", seconds=3)
+        os.rename(staging / "sample.mp4", video)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    replace_file(inbox, "sample.yaml", (
         'title: "Hello from ralph-watch #demo"\n'
         "privacy: public\n"
-        "# at: \"2026-12-24 18:00\"   # leave out at/cron to publish as soon as the pair is complete\n",
-        encoding="utf-8")
+        "# at: \"2026-12-24 18:00\"   # leave out at/cron to publish as soon as the pair is complete\n").encode())
     print(f"wrote {video} and {inbox / 'sample.yaml'}", flush=True)
     return video
 
@@ -535,9 +549,8 @@ def cmd_new(args: argparse.Namespace) -> int:
     if others and not args.force:
         print(f"ralph-watch new: {others[0]} exists; use --force to overwrite it", file=sys.stderr)
         return 1
-    tmp = target.with_name("." + target.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    from .pairfiles import replace_file
+    replace_file(target.parent, target.name, text.encode("utf-8"))   # no symlink at a temp name is followed
     print(f"wrote {target}")
     return 0
 

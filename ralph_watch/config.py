@@ -51,6 +51,11 @@ OPTIONAL_NOTIFY_EVENTS: Final = ("in_inbox",)
 DEFAULT_SCOPES: Final = ("user.info.basic", "video.publish", "video.upload")
 # Keys whose values are never shown in a message (Apprise URLs carry bot tokens and passwords).
 SECRET_KEYS: Final = frozenset({"tiktok.client_secret", "web.password", "notify.urls"})
+# Secrets that may come from systemd's $CREDENTIALS_DIRECTORY (LoadCredential=NAME:PATH).
+CREDENTIALS: Final = {"tiktok.client_secret": "tiktok_client_secret", "web.password": "web_password"}
+SECRET_FILE_MAX_BYTES: Final = 64 * 1024
+# web.trusted_proxies when web.public_url is set and the key is not: a proxy on this machine.
+DEFAULT_TRUSTED_PROXIES: Final = ("127.0.0.0/8", "::1")
 
 
 @dataclass(frozen=True)
@@ -75,12 +80,16 @@ class WebConfig:
     password: str | None = field(default=None, repr=False)
     privacy_policy: Path | None = None   # the operator's policy (.txt or .html), served at /privacy
     terms: Path | None = None            # the operator's terms of service, served at /terms
+    password_file: str | None = None      # the path given (the password read from it is in `password`)
+    # Peers whose X-Forwarded-For names the client (the sign-in throttle counts per client).
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class TikTokConfig:
     client_key: str = ""
     client_secret: str = field(default="", repr=False)
+    client_secret_file: str | None = None  # the path given (the secret read from it is in `client_secret`)
     redirect_uri: str = "http://127.0.0.1:8080/callback"
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     api_base: str = "https://open.tiktokapis.com"
@@ -352,6 +361,52 @@ def _check_url(key: str, value: str, *, loopback_http_only: bool, problems: _Pro
     return True
 
 
+def _read_secret(key: str, path: Path, problems: _Problems, *, shown: str) -> str | None:
+    """A secret from a file (a *_file key or a systemd credential): UTF-8, trailing newline
+    stripped, registered with the log redactor. Never quoted in a message."""
+    from .logs import register_secret
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(SECRET_FILE_MAX_BYTES + 1)
+    except OSError as exc:
+        problems.add(key, f"cannot read {shown} ({exc.strerror}); check the path and that the user running "
+                          "ralph-watch may read it (chmod 600, owned by that user)")
+        return None
+    if len(data) > SECRET_FILE_MAX_BYTES:
+        problems.add(key, f"{shown} is larger than {SECRET_FILE_MAX_BYTES} bytes; it must hold only the secret")
+        return None
+    try:
+        value = data.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        problems.add(key, f"{shown} is not UTF-8 text; write the secret as plain text")
+        return None
+    if not value:
+        problems.add(key, f"{shown} is empty; write the secret into it (one line)")
+        return None
+    register_secret(value)  # never in a log line, like the secrets given in the config
+    return value
+
+
+def _secret(key: str, value: Any, file_text: str | None, *, base_dir: Path, environ: Mapping[str, str],
+            problems: _Problems) -> Any:
+    """The secret `key` from its value, its `<key>_file`, or else systemd's credential."""
+    if file_text is not None:
+        if value:
+            problems.add(f"{key}_file", f"{key} and {key}_file are both set; keep only one of them "
+                                        f"(the file keeps the secret out of config.yaml)")
+            return value
+        path = _expand_path(file_text, base_dir=base_dir, environ=environ)
+        return _read_secret(f"{key}_file", path, problems, shown=f'the file "{path}"') or value
+    creds = environ.get("CREDENTIALS_DIRECTORY")
+    if not value and creds:
+        path = Path(creds) / CREDENTIALS[key]
+        if os.path.lexists(path):
+            return _read_secret(key, path, problems, shown=f"the systemd credential {CREDENTIALS[key]} ({path})") \
+                or value
+    return value
+
+
 def _section(raw: Mapping[str, Any], name: str, problems: _Problems) -> Mapping[str, Any]:
     value = raw.get(name)
     if value is None:
@@ -474,15 +529,29 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
     if password is not None and not password:
         problems.add("web.password", "must not be empty; set a password or remove the line")
         password = None
+    password_file = br.get("password_file", None, br.text(null_ok=True, empty_ok=False))
+    password = _secret("web.password", password, password_file, base_dir=base_dir, environ=environ,
+                       problems=problems)
     if password is None and (not _is_loopback(host) or wb.get("public_url") is not None):
         reason = f'web.host "{host}" is reachable from other machines' if not _is_loopback(host) \
             else "web.public_url is set"
         problems.add("web.password", f"a password is required because {reason}; add password: ${{RALPH_WATCH_PASSWORD}} "
                                      "under web: and set that environment variable")
+    default_proxies = DEFAULT_TRUSTED_PROXIES if wb.get("public_url") is not None else ()
+    trusted_proxies = br.get("trusted_proxies", default_proxies, br.text_list())
+    for i, item in enumerate(trusted_proxies):
+        try:
+            ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            problems.add("web.trusted_proxies", f'item {i + 1} "{item}" is not an IP address or network; write it '
+                                                "like 127.0.0.1, ::1 or 10.0.0.0/8 (the reverse proxy's address "
+                                                "as this service sees it)")
+            trusted_proxies = default_proxies
+            break
     pages = {name: _page_file(br.get(name, None, br.text(null_ok=True)), f"web.{name}", base_dir=base_dir,
                               environ=environ, problems=problems) for name in ("privacy_policy", "terms")}
     web = WebConfig(host=host, port=port, public_url=public_url, allowed_hosts=allowed_hosts, password=password,
-                    **pages)
+                    password_file=password_file, trusted_proxies=tuple(trusted_proxies), **pages)
 
     # tiktok
     t = _section(raw, "tiktok", problems)
@@ -490,21 +559,26 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
     tr = _Reader(t, "tiktok.", problems, substituted)
     client_key = tr.get("client_key", "", tr.text(null_ok=True)) or ""
     client_secret = tr.get("client_secret", "", tr.text(null_ok=True)) or ""
+    client_secret_file = tr.get("client_secret_file", None, tr.text(null_ok=True, empty_ok=False))
+    client_secret = _secret("tiktok.client_secret", client_secret, client_secret_file, base_dir=base_dir,
+                            environ=environ, problems=problems) or ""
     if environ.get("TIKTOK_CLIENT_KEY"):
         client_key = environ["TIKTOK_CLIENT_KEY"]
     if environ.get("TIKTOK_CLIENT_SECRET"):
         client_secret = environ["TIKTOK_CLIENT_SECRET"]
     redirect_uri = tr.get("redirect_uri", TikTokConfig.redirect_uri, tr.text(empty_ok=False))
-    if _check_url("tiktok.redirect_uri", redirect_uri, loopback_http_only=False, problems=problems):
+    # Plain http to a non-loopback host would send the OAuth code, the client secret and the
+    # tokens in clear text; the emulator (and a local callback) stay on loopback, where it is fine.
+    if _check_url("tiktok.redirect_uri", redirect_uri, loopback_http_only=True, problems=problems):
         parts = urlsplit(redirect_uri)
         if parts.query or parts.fragment:
             problems.add("tiktok.redirect_uri", "must not have a query (?...) or fragment (#...); "
                                                 "TikTok compares it exactly, e.g. http://127.0.0.1:8080/callback")
     scopes = tr.get("scopes", DEFAULT_SCOPES, tr.text_list())
     api_base = tr.get("api_base", TikTokConfig.api_base, tr.text(empty_ok=False))
-    _check_url("tiktok.api_base", api_base, loopback_http_only=False, problems=problems)
+    _check_url("tiktok.api_base", api_base, loopback_http_only=True, problems=problems)
     authorize_url = tr.get("authorize_url", TikTokConfig.authorize_url, tr.text(empty_ok=False))
-    _check_url("tiktok.authorize_url", authorize_url, loopback_http_only=False, problems=problems)
+    _check_url("tiktok.authorize_url", authorize_url, loopback_http_only=True, problems=problems)
     limits = Limits()
     if "limits" in t and t["limits"] is not None:
         if not isinstance(t["limits"], dict):
@@ -517,7 +591,8 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
                 key, _, rest = message.partition(": ")
                 problems.add(key, rest)
     audited = tr.get("audited", None, _null_or(tr.boolean()))
-    tiktok = TikTokConfig(client_key=client_key, client_secret=client_secret, redirect_uri=redirect_uri,
+    tiktok = TikTokConfig(client_key=client_key, client_secret=client_secret, client_secret_file=client_secret_file,
+                          redirect_uri=redirect_uri,
                           scopes=scopes, api_base=api_base, authorize_url=authorize_url, limits=limits,
                           audited=audited)
 

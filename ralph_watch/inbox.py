@@ -16,9 +16,9 @@ Definitions used here:
 """
 from __future__ import annotations
 
-import functools
 import posixpath
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Final, Iterable, Literal, Mapping
 
@@ -33,10 +33,13 @@ __all__ = [
     "Entry",
     "is_ignored",
     "classify",
+    "forget_name",
     "inflight_target",
     "inflight_sibling",
     "StabilityTracker",
     "build_snapshots",
+    "shown_name",
+    "is_utf8_name",
 ]
 
 VIDEO_EXTS: Final = ("mp4", "mov", "webm")
@@ -86,6 +89,12 @@ class PairSnapshot:
     videos: tuple[FileState, ...]  # 0, 1 or more (more = invalid: two videos for one name)
     sidecars: tuple[FileState, ...]
     inflight: str | None           # name of an in-flight sibling (".syncthing.clip.mp4.tmp", ...) or None
+    # A symlink under this key's name that is no pair member (a linked folder): never entered,
+    # but reported so the person who put it there learns why nothing happens.
+    links: tuple[FileState, ...] = ()
+    # Another key in the same folder that is this one in a different Unicode normalisation
+    # (NFC "café" vs NFD "café"): the two halves of a pair that will never meet.
+    twin: str | None = None
 
 
 EntryKind = Literal["file", "dir", "symlink", "other"]
@@ -103,6 +112,40 @@ class Entry:
     inode: int = 0     # lets the watcher recognise a rename inside the inbox
 
 
+# C0/C1 controls, DEL and the Unicode line/paragraph separators: a name holding one must not
+# start a line of its own in an error file, a log or a page.
+_NAME_CONTROLS: Final = {c: repr(chr(c))[1:-1] for c in [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]}
+
+
+def shown_name(name: str) -> str:
+    """A file name as the service writes it anywhere (error files, logs, pages, JSON).
+
+    Bytes that are not UTF-8 (kept by Python as lone surrogates, U+DC80..U+DCFF) show as
+    `\\xff`, control characters as `\\n`, `\\x1b`: one name is always one line of text.
+    """
+    if name.isprintable():
+        return name   # the common case, cheaply
+    out: list[str] = []
+    for ch in name:
+        c = ord(ch)
+        if 0xDC80 <= c <= 0xDCFF:
+            out.append(f"\\x{c - 0xDC00:02x}")
+        elif 0xD800 <= c <= 0xDFFF:
+            out.append(f"\\u{c:04x}")
+        else:
+            out.append(_NAME_CONTROLS.get(c, ch))
+    return "".join(out)
+
+
+def is_utf8_name(name: str) -> bool:
+    """False for a name holding bytes that are not UTF-8 (decoded with surrogateescape)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def is_ignored(name: str) -> bool:
     """True for temporary, system and sync-tool names that are never inbox content."""
     if not name or name.startswith(IGNORED_PREFIXES):
@@ -113,9 +156,34 @@ def is_ignored(name: str) -> bool:
     return lower.endswith(IGNORED_SUFFIXES)
 
 
-@functools.lru_cache(maxsize=1 << 15)   # pure; a scan asks it twice per name, every scan
+_CLASSIFIED: dict[str, tuple[str, str] | None] = {}   # name -> classify(name), for names in the inbox
+_CLASSIFIED_MAX: Final = 1 << 15
+
+
 def classify(name: str) -> tuple[str, str] | None:
     """("video"|"sidecar", stem) for a pair member's name, else None.
+
+    Memoised (pure; a scan asks it twice per name, every scan). The watcher calls `forget_name`
+    when a name leaves the inbox, so thousands of published pairs leave no entries behind.
+    """
+    try:
+        return _CLASSIFIED[name]
+    except KeyError:
+        pass
+    found = _classify(name)
+    if len(_CLASSIFIED) >= _CLASSIFIED_MAX:
+        _CLASSIFIED.clear()  # a bound in case names leave unseen (a lost mount); refilled by the next scan
+    _CLASSIFIED[name] = found
+    return found
+
+
+def forget_name(name: str) -> None:
+    """The file `name` left a folder of the inbox: drop its memo entry (another folder may refill it)."""
+    _CLASSIFIED.pop(name, None)
+
+
+def _classify(name: str) -> tuple[str, str] | None:
+    """classify() without the memo.
 
     Extensions match in any letter case (cameras and Windows write `CLIP.MP4`); the stem is
     kept exactly, so `Clip.mp4` and `clip.yaml` are not a pair.
@@ -250,11 +318,14 @@ def build_snapshots(entries: Iterable[Entry], tracker: StabilityTracker, now: fl
 
     Entries of ignored names are used only as in-flight markers. A pair exists once one of its
     members exists; markers alone make no pair. Non-regular entries with a member's name are
-    included (regular=False / symlink=True) so the service can refuse them.
+    included (regular=False / symlink=True) so the service can refuse them, and so is any other
+    symlink (`links`: a linked folder is never entered, but it is named). Keys that differ only
+    in Unicode normalisation name each other (`twin`).
     """
     videos: dict[str, list[FileState]] = {}
     sidecars: dict[str, list[FileState]] = {}
     markers: dict[str, list[str]] = {}
+    links: dict[str, list[FileState]] = {}
     for e in entries:
         folder, _ = _folder_and_name(e.rel)
         target = inflight_target(e.name)
@@ -264,6 +335,9 @@ def build_snapshots(entries: Iterable[Entry], tracker: StabilityTracker, now: fl
                 markers.setdefault(_key(folder, c[1]), []).append(e.name)
         c = classify(e.name)
         if c is None:
+            if e.kind == "symlink" and target is None and not is_ignored(e.name):
+                links.setdefault(_key(folder, e.name), []).append(
+                    FileState(rel=e.rel, size=e.size, mtime_ns=e.mtime_ns, stable=True, regular=False, symlink=True))
             continue
         kind, stem = c
         state = FileState(
@@ -275,15 +349,35 @@ def build_snapshots(entries: Iterable[Entry], tracker: StabilityTracker, now: fl
             symlink=e.kind == "symlink",
         )
         (videos if kind == "video" else sidecars).setdefault(_key(folder, stem), []).append(state)
+    members = set(videos) | set(sidecars)
+    twins = _unicode_twins(members)
     out: dict[str, PairSnapshot] = {}
-    for key in sorted(set(videos) | set(sidecars)):
+    for key in sorted(members | set(links)):
         found = markers.get(key)
         out[key] = PairSnapshot(
             key=key,
             videos=tuple(sorted(videos.get(key, ()), key=lambda f: f.rel)),
             sidecars=tuple(sorted(sidecars.get(key, ()), key=lambda f: f.rel)),
             inflight=min(found) if found else None,
+            links=tuple(sorted(links.get(key, ()), key=lambda f: f.rel)),
+            twin=twins.get(key),
         )
+    return out
+
+
+def _unicode_twins(keys: Iterable[str]) -> dict[str, str]:
+    """key -> another key equal to it under NFC (only for keys that have such a twin)."""
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        if key.isascii():
+            continue   # ASCII is its own normal form (the common case, cheaply)
+        groups.setdefault(unicodedata.normalize("NFC", key), []).append(key)
+    out: dict[str, str] = {}
+    for same in groups.values():
+        if len(same) > 1:
+            same.sort()
+            for key in same:
+                out[key] = next(k for k in same if k != key)
     return out
 
 

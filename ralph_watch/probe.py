@@ -16,13 +16,16 @@ and name no path: the caller prefixes the file (`clip.mp4: ...`), as for `check_
 """
 from __future__ import annotations
 
+import errno
 import os
 import struct
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from .errors import ProbeError
+from .pairfiles import NotRegularFile, open_regular
 
 __all__ = [
     "VideoInfo",
@@ -63,12 +66,15 @@ class VideoInfo:
     size: int               # bytes
 
 
-def probe_video(path: Path) -> VideoInfo:
+def probe_video(path: Path, *, file: BinaryIO | None = None) -> VideoInfo:
     """Read a video's container headers. Raises `ProbeError` (and nothing else) with a sentence
-    a person can act on: empty, not a video, cut off while copying, damaged, unsupported."""
+    a person can act on: empty, not a video, cut off while copying, damaged, unsupported.
+
+    `file`: the video already opened by the caller (the inbox opens it by descriptor); else
+    `path` is opened without following a symlink, and only if it is a regular file."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
+        with _open_video(path, file) as f:
             size = _fstat_size(f)
             if size == 0:
                 raise ProbeError(
@@ -76,10 +82,14 @@ def probe_video(path: Path) -> VideoInfo:
                     "that has not started; wait until it is copied completely, or copy it again")
             info = _probe_open(f, size)
         if info.fps is None or info.duration is None:
-            info = _fill_with_av(path, info)
+            with _open_video(path, file) as f:
+                f.seek(0)
+                info = _fill_with_av(f, info)
         return info
     except ProbeError:
         raise
+    except NotRegularFile as exc:
+        raise ProbeError(f"this is {exc.kind}, not a video file; put a video file here under this name") from None
     except FileNotFoundError:
         raise ProbeError("the file disappeared while it was being read; copy it into the inbox again") from None
     except PermissionError:
@@ -88,12 +98,28 @@ def probe_video(path: Path) -> VideoInfo:
     except IsADirectoryError:
         raise ProbeError("this is a folder, not a video file; put a video file here under this name") from None
     except OSError as exc:
-        raise ProbeError(
-            f"the file could not be read ({exc.strerror or exc}); check the disk or share and copy it again") from None
+        if exc.errno != errno.ELOOP:
+            raise _unreadable(exc) from None
+        raise ProbeError("this is a symbolic link; ralph-watch never follows links: put the file itself here") from None
     except MemoryError:
         raise ProbeError(f"the video's headers are too large to read; {_REMUX}") from None
     except (struct.error, ValueError, IndexError, KeyError, OverflowError, UnicodeDecodeError) as exc:
         raise ProbeError(f"the video's headers are damaged ({type(exc).__name__}: {exc}); {_REMUX}") from None
+
+
+def _unreadable(exc: OSError) -> ProbeError:
+    return ProbeError(f"the file could not be read ({exc.strerror or exc}); check the disk or share and copy it again")
+
+
+@contextmanager
+def _open_video(path: Path, file: BinaryIO | None) -> Iterator[BinaryIO]:
+    """The caller's open file (left open), or `path` opened with O_NOFOLLOW, regular files only
+    (a FIFO would block the reader forever)."""
+    if file is not None:
+        yield file
+        return
+    with os.fdopen(open_regular(path), "rb") as f:
+        yield f
 
 
 def check_size(size: int) -> str | None:
@@ -704,13 +730,13 @@ def _parse_ebml_headers(info: bytes | None, tracks: bytes, *, container: str, si
 
 # --- PyAV, only where the headers are silent ------------------------------------------------
 
-def _fill_with_av(path: Path, info: VideoInfo) -> VideoInfo:
+def _fill_with_av(source: BinaryIO, info: VideoInfo) -> VideoInfo:
     """Frame rate and duration from PyAV (a MediaRecorder WebM has neither in its headers)."""
     import av  # imported here: the header parser above needs no FFmpeg
 
     fps, duration = info.fps, info.duration
     try:
-        with av.open(str(path), metadata_errors="ignore") as c:
+        with av.open(source, metadata_errors="ignore") as c:
             if not c.streams.video:
                 raise ProbeError("the file has no video track that FFmpeg can read; " + _REMUX)
             stream = c.streams.video[0]

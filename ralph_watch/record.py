@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from .dedupe import Remembered
 from .errors import LockError, RecordError
 
 __all__ = ["Identity", "file_identity", "PublishRecord", "RefusedRecord", "RecordStore", "InstanceLock",
-           "account_hash", "OUTCOMES", "REFUSED", "PublishedFile"]
+           "account_hash", "OUTCOMES", "REFUSED", "PublishedFile", "identity_of_fd"]
 
 log = logging.getLogger(__name__)
 MIB = 1 << 20
@@ -61,17 +62,24 @@ class Identity:
 
 def file_identity(path: Path) -> Identity:
     """Identity of a regular file, read without following symlinks (OSError on failure)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
-        st = os.fstat(fd)
-        h = hashlib.sha256()
-        h.update(st.st_size.to_bytes(8, "big"))
-        h.update(os.pread(fd, MIB, 0))
-        if st.st_size > MIB:
-            h.update(os.pread(fd, MIB, max(MIB, st.st_size - MIB)))
-        return Identity(size=st.st_size, mtime_ns=st.st_mtime_ns, head_tail=h.hexdigest())
+        return identity_of_fd(fd)
     finally:
         os.close(fd)
+
+
+def identity_of_fd(fd: int) -> Identity:
+    """Identity of the file open at `fd` (a FIFO or device is refused: never read from)."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file (a pipe, device or folder)")
+    h = hashlib.sha256()
+    h.update(st.st_size.to_bytes(8, "big"))
+    h.update(os.pread(fd, MIB, 0))
+    if st.st_size > MIB:
+        h.update(os.pread(fd, MIB, max(MIB, st.st_size - MIB)))
+    return Identity(size=st.st_size, mtime_ns=st.st_mtime_ns, head_tail=h.hexdigest())
 
 
 def account_hash(open_id: str) -> str:

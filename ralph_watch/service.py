@@ -24,6 +24,7 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .dedupe import IN_FLIGHT, Guard, Refusal, Remembered, keeps_claim, prune, split_key
 from .errors import ConfigError, RecordError, TikTokError
+from .inbox import is_utf8_name, shown_name
 from .pairfiles import delete_files, remove_error_file, write_error_file
 from .publisher import Hooks, Publisher
 from .record import Identity, InstanceLock, PublishedFile, PublishRecord, RecordStore, RefusedRecord, file_identity
@@ -41,6 +42,9 @@ PROBLEM_STATES = (S.INVALID, S.FAILED, S.MISSED)
 LIVE_KEYS = ("schedule", "notify", "defaults")
 RESTART_KEYS = ("inbox", "state_dir", "timezone", "watch", "web", "tiktok")
 RESTART_KEYS += ("dedupe",)
+# A loop that made no progress for this long is stuck (it beats at least every 5 s, and the
+# scheduler steps at least once a minute); /healthz then answers 503 and says which one.
+HEARTBEAT_STALE_SECONDS = 180.0
 NOTIFY_STATES = {S.PUBLISHED: "published", S.FAILED: "failed", S.INVALID: "invalid", S.MISSED: "missed",
                  S.NEEDS_LOGIN: "needs_login", S.IN_INBOX: "in_inbox"}
 
@@ -58,7 +62,7 @@ class Service:
         self.stop = threading.Event()
         self._lock = threading.RLock()
         self.inbox = Path(config.inbox)
-        self.board = TaskBoard(now=self.clock.now, on_transition=self._on_transition)
+        self.board = TaskBoard(now=self.clock.now, on_transition=self._on_transition, on_detach=self._on_detach)
         self.records = RecordStore(config.state_dir)
         self.instance_lock = InstanceLock(config.state_dir)
         tk = config.tiktok
@@ -84,6 +88,7 @@ class Service:
         self._inflight: set[tuple[str, str]] = set()
         self._inflight_lock = threading.Lock()
         self._threads: dict[str, threading.Thread] = {}
+        self._sched_seen: tuple[Any, float] | None = None   # (scheduler.last_step, monotonic when it changed)
         self._started = False
         self.serve_web = serve_web
         self.web_server: Any = None
@@ -220,6 +225,7 @@ class Service:
                     mount_lost = False
                     if self.notifier is not None:
                         self.notifier.reset_episode("mount_lost")
+                self._scheduler_age()   # keeps the scheduler's heartbeat measured between health checks
                 th = self._threads.get("scheduler")
                 if th is not None and not th.is_alive() and not self.stop.is_set():
                     log.error("the scheduler thread died; restarting it")
@@ -320,6 +326,10 @@ class Service:
         # A snapshot may be older than a deletion made meanwhile (after a publish or a cancel).
         videos = [f for f in snap.videos if os.path.lexists(self.inbox / f.rel)]
         sidecars = [f for f in snap.sidecars if os.path.lexists(self.inbox / f.rel)]
+        links = [f for f in getattr(snap, "links", ()) if os.path.lexists(self.inbox / f.rel)]
+        if links and not videos and not sidecars:
+            self._refuse_link(task, key, links[0].rel)
+            return
         if not videos and not sidecars:
             self._validated.pop(key, None)
             if task is None:
@@ -346,19 +356,25 @@ class Service:
         elif task.state in EDITABLE:
             task = self.board.update(task.id, **rels) or task
         if task.state not in EDITABLE or task.settle:
+            if side is not None and task.state in (S.UPLOADING, S.PROCESSING, S.IN_INBOX):
+                self._note_late_edit(task, side)
             return  # TikTok has it (or it is being settled): edits wait
         name = key.rsplit("/", 1)[-1]
-        problems = []
+        show = shown_name
+        problems = [f"{show(f.rel)}: the name is not valid UTF-8 (shown here with \\x escapes); rename it"
+                    for f in videos + sidecars if not is_utf8_name(f.rel)]
         if len(videos) > 1:
-            problems.append(f"two videos for one name: {videos[0].rel} and {videos[1].rel}; keep only one of them")
+            problems.append(f"two videos for one name: {show(videos[0].rel)} and {show(videos[1].rel)}; keep only "
+                            "one of them")
         if len(sidecars) > 1:
-            problems.append(f"two sidecars for one name: {sidecars[0].rel} and {sidecars[1].rel}; keep only one")
+            problems.append(f"two sidecars for one name: {show(sidecars[0].rel)} and {show(sidecars[1].rel)}; keep "
+                            "only one")
         for f in videos + sidecars:
             if f.symlink:
-                problems.append(f"{f.rel} is a symbolic link; ralph-watch never follows links: put the file "
+                problems.append(f"{show(f.rel)} is a symbolic link; ralph-watch never follows links: put the file "
                                 "itself into the inbox")
             elif not f.regular:
-                problems.append(f"{f.rel} is not a regular file (a folder, pipe or device): remove or rename it")
+                problems.append(f"{show(f.rel)} is not a regular file (a folder, pipe or device): remove or rename it")
         if problems:
             self._validated.pop(key, None)
             self._set(task, S.INVALID, error="\n".join(problems))
@@ -372,23 +388,27 @@ class Service:
                 self._set(task, S.PUBLISHED, publish_id=rec.publish_id, identity=rec.identity)
                 self.publisher._delete_after_publish(self.board.get(task.id))
                 return
+        twin = getattr(snap, "twin", None)
+        twin_note = (f" Another file has the same name in a different Unicode form ({show(twin)}); rename one so "
+                     "both are written the same way." if twin else "")
         if video is None:
-            self._set(task, S.WAITING, error=f"Waiting for the video {name}.mp4 (or .mov, .webm) next to {side.rel}.")
+            self._set(task, S.WAITING, error=f"Waiting for the video {show(name)}.mp4 (or .mov, .webm) next to "
+                                             f"{show(side.rel)}.{twin_note}")
             return
         if side is None:
-            self._set(task, S.WAITING, error=f"Waiting for the sidecar {name}.yaml next to {video.rel} "
-                                             f"(`ralph-watch new {video.rel}` writes one).")
+            self._set(task, S.WAITING, error=f"Waiting for the sidecar {show(name)}.yaml next to {show(video.rel)} "
+                                             f"(`ralph-watch new {show(video.rel)}` writes one).{twin_note}")
             return
         if snap.inflight:
-            self._set(task, S.WAITING, error=f"Still being synced ({snap.inflight} is in the folder).")
+            self._set(task, S.WAITING, error=f"Still being synced ({show(snap.inflight)} is in the folder).")
             return
         if video.size == 0:
-            self._set(task, S.WAITING, error=f"{video.rel} is empty: probably an online-only placeholder of a sync "
-                                             "client. Make the file available offline on this machine.")
+            self._set(task, S.WAITING, error=f"{show(video.rel)} is empty: probably an online-only placeholder of a "
+                                             "sync client. Make the file available offline on this machine.")
             return
         if not (video.stable and side.stable):
             busy = video.rel if not video.stable else side.rel
-            self._set(task, S.WAITING, error=f"{busy} is still being written; waiting until it has not changed "
+            self._set(task, S.WAITING, error=f"{show(busy)} is still being written; waiting until it has not changed "
                                              f"for {self.config.watch.settle_seconds:g} s.")
             return
         sig = tuple((f.rel, f.size, f.mtime_ns) for f in videos + sidecars)
@@ -436,6 +456,40 @@ class Service:
                           error=sentence)
                 return
         self._set(task, S.SCHEDULED, due=due, **values)
+
+    def _refuse_link(self, task: Task | None, key: str, rel: str) -> None:
+        """A symlink in the inbox that is no pair member (a linked folder): a task says why it is
+        not used. It is never entered: links are not followed."""
+        if task is not None and task.state in (S.PUBLISHED, S.CANCELLED):
+            self.board.detach_key(task.id)
+            task = None
+        if task is None:
+            task = self.board.create(key, note="found", video=rel)   # named on the page; Cancel removes the link
+        if task.state in EDITABLE and not task.settle:
+            self._set(task, S.INVALID, video=rel, sidecar=None,
+                      error=f"{shown_name(rel)} is a symbolic link: symlinks are not followed, so nothing in it is "
+                            "published. Move the real folder (or file) into the inbox.")
+
+    def _note_late_edit(self, task: Task, side: Any) -> None:
+        """A sidecar edited after TikTok got the post's details: say that the edit was not applied
+        and what the post goes out with (nothing is silently dropped)."""
+        seen = {rel: (size, mtime) for rel, size, mtime in self._validated.get(task.key, ())}
+        if seen.get(side.rel, (side.size, side.mtime_ns)) == (side.size, side.mtime_ns):
+            return
+        sc = task.sidecar_data
+        what = [f"title {task.title!r}" if task.title else "no title"]
+        if task.mode == "draft":
+            what.append("as a draft")
+        elif task.privacy:
+            from .web.views import PRIVACY_LABELS
+            what.append(f"privacy {PRIVACY_LABELS.get(task.privacy, task.privacy)}")
+        if sc is not None and getattr(sc, "cover_ms", 0):
+            what.append(f"cover at {sc.cover_ms} ms")
+        note = (f"the sidecar {shown_name(side.rel)} was edited after the upload had started: the edit was not "
+                f"applied; the post went out with {', '.join(what)}")
+        if note not in task.notes:
+            log.warning("%s", note)
+            self.board.update(task.id, notes=[*task.notes, note])
 
     def _validate(self, key: str, video: str, sidecar: str) -> tuple[Any, list[Any]]:
         """validate_pair, but a bug in a check makes the pair `invalid` with a sentence, never
@@ -512,7 +566,7 @@ class Service:
                     self.queues.release(task.key, now=self.clock.now())
         err = f": {task.error}" if task.error else ""
         level = logging.WARNING if task.state in (S.INVALID, S.MISSED, S.FAILED) else logging.INFO
-        log.log(level, "task %s %s: %s -> %s%s", task.id, task.video or task.sidecar or task.key,
+        log.log(level, "task %s %s: %s -> %s%s", task.id, shown_name(task.video or task.sidecar or task.key),
                  old.value if old else "new", task.state.value, err.replace("\n", " / "))
         try:
             if task.state in PROBLEM_STATES and task.error:
@@ -528,6 +582,12 @@ class Service:
                                message=task.error or "", title=task.title, task_id=task.id)
         if old is not None and task.state is not S.PUBLISHED:
             self._end_claim(task)  # last: copies checked again come after this transition
+
+    def _on_detach(self, task: Task) -> None:
+        """A finished task's files are gone: so goes its probe answer (validate_pair's cache key)."""
+        ident = task.identity
+        if ident is not None:
+            self.probe_cache.pop((ident.size, ident.mtime_ns, ident.head_tail), None)
 
     def _mark_published(self, content_key: str, when: datetime) -> None:
         with self._lock:
@@ -844,10 +904,23 @@ class Service:
             reasons.append("the inbox watcher is not running")
         if not inbox_ok:
             reasons.append(f"the inbox cannot be read: {st.get('error')}")
+        ages = getattr(self.watcher, "heartbeat_ages", None)
+        beats = {f"watcher_{k}": v for k, v in (ages() if callable(ages) else {}).items()}
+        beats["scheduler"] = self._scheduler_age() if sched_ok else None
+        reasons += stale_loops(beats, HEARTBEAT_STALE_SECONDS)
         ok = not reasons and self._started
         return ok, {"ok": ok, "paused": self._paused, "watch_mode": st.get("mode"), "watch_reason": st.get("reason"),
                     "inbox_ok": inbox_ok, "last_scan": st.get("last_scan"), "logged_in": self.client.logged_in,
-                    "tasks": self.board.counts(), "reason": "; ".join(reasons) or None}
+                    "tasks": self.board.counts(), "heartbeat_age": beats, "reason": "; ".join(reasons) or None}
+
+    def _scheduler_age(self) -> float:
+        """Seconds since the scheduler's last step, on the monotonic clock (its `last_step` is wall
+        time, which may jump): measured from when this service first saw that step."""
+        mono = self.clock.monotonic()
+        last = self.scheduler.last_step
+        if self._sched_seen is None or self._sched_seen[0] != last:
+            self._sched_seen = (last, mono)
+        return round(max(0.0, mono - self._sched_seen[1]), 3)
 
     def warnings(self) -> list[str]:
         out = []
@@ -881,6 +954,14 @@ class Service:
 
     def watch_status(self) -> dict:
         return self.watcher.status()
+
+
+def stale_loops(ages: dict[str, float | None], limit: float) -> list[str]:
+    """The health reasons for loops that made no progress for more than `limit` seconds."""
+    labels = {"watcher_worker": "the inbox watcher", "watcher_supervisor": "the inbox supervisor",
+              "scheduler": "the scheduler"}
+    return [f"{labels.get(name, name)} has made no progress for {age:.0f} s (stuck?); see the log, restart "
+            "ralph-watch if it stays" for name, age in ages.items() if age is not None and age > limit]
 
 
 def _changed(name: str, old: Any, new: Any) -> list[str]:

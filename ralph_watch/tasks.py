@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
-__all__ = ["State", "Task", "TaskBoard", "ALLOWED", "ACTIVE", "EDITABLE"]
+__all__ = ["State", "Task", "TaskBoard", "ALLOWED", "ACTIVE", "EDITABLE", "finished"]
 
 
 class State(str, enum.Enum):
@@ -57,7 +57,7 @@ ACTIVE = frozenset({S.UPLOADING, S.PROCESSING})              # cannot be cancell
 EDITABLE = frozenset(PRE)                                    # a sidecar edit re-validates these
 
 
-@dataclass
+@dataclass(slots=True)  # thousands stay on the board: no per-instance __dict__
 class Task:
     id: str
     key: str                              # the pair: path relative to the inbox without extension
@@ -115,7 +115,8 @@ class TransitionError(RuntimeError):
 class TaskBoard:
     """All tasks, guarded by one lock. Readers get copies; writers go through methods."""
 
-    def __init__(self, *, now: Callable[[], datetime], on_transition: Callable[[Task, State, str], None] | None = None) -> None:
+    def __init__(self, *, now: Callable[[], datetime], on_transition: Callable[[Task, State, str], None] | None = None,
+                 on_detach: Callable[[Task], None] | None = None) -> None:
         self._now = now
         self._tasks: dict[str, Task] = {}
         self._by_key: dict[str, str] = {}
@@ -123,6 +124,7 @@ class TaskBoard:
         self._cond = threading.Condition()
         self.version = 0
         self._on_transition = on_transition  # called outside the lock with (copy, old_state, note)
+        self._on_detach = on_detach          # called outside the lock with the task as it was before detach_key
 
     # -- reading -------------------------------------------------------------------------
     def get(self, task_id: str) -> Task | None:
@@ -223,6 +225,8 @@ class TaskBoard:
             t.history.append((self._now(), to.value, note))
             if len(t.history) > 200:
                 del t.history[:50]
+            if self._by_key.get(t.key) != t.id:
+                t.history = t.history[-1:]  # finished, its pair gone (see `finished`): the latest is enough
             t.updated = time.monotonic()
             self._bump()
             copy = dataclasses.replace(t)
@@ -238,12 +242,21 @@ class TaskBoard:
             self._bump()
 
     def detach_key(self, task_id: str) -> None:
-        """Keep a task as history but free its pair key for a new task (e.g. after publish)."""
+        """Keep a task as history but free its pair key for a new task (e.g. after publish).
+
+        Its files are gone, so the working data that served validating and uploading them is
+        dropped (see `finished`): a finished task keeps what the page and /api/tasks show."""
+        before = None
         with self._cond:
             t = self._tasks.get(task_id)
             if t is not None and self._by_key.get(t.key) == task_id:
                 del self._by_key[t.key]
+            if t is not None:
+                before = dataclasses.replace(t)
+                finished(t)
             self._bump()
+        if before is not None and self._on_detach is not None:
+            self._on_detach(before)
 
     def _bump(self) -> None:
         self.version += 1
@@ -252,6 +265,23 @@ class TaskBoard:
     def _notify(self, task: Task, old: State | None, note: str) -> None:
         if self._on_transition is not None:
             self._on_transition(task, old, note)  # type: ignore[arg-type]
+
+
+def finished(t: Task) -> None:
+    """Drop, in place, what a task whose files are gone no longer needs.
+
+    Thousands of published tasks stay on the board (in memory only, until a restart), so each
+    must cost little: the parsed sidecar, the probe's answer and the file identity were only
+    needed to validate and upload the files (with the probe cache entry the service drops in
+    `on_detach`: ~2 KB of a finished task's ~4.3 KB, see BENCHMARKS.md figure 2). The history
+    keeps its latest entry (it is shown nowhere; the log has every transition). The fields of
+    `to_json`, the notes and the follow-up stay.
+    """
+    t.sidecar_data = None
+    t.video_info = None
+    t.identity = None
+    t.slot = None
+    t.history = t.history[-1:]  # a new list: copies handed out earlier share the old one
 
 
 def _order(t: Task) -> tuple:

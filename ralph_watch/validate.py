@@ -5,6 +5,7 @@ exactly the same thing about the same files.
 """
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,7 +14,9 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from .errors import ProbeError, SidecarError, SidecarProblem
-from .record import Identity, file_identity
+from .inbox import shown_name
+from .pairfiles import NotRegularFile, open_in_inbox, open_regular
+from .record import Identity, identity_of_fd
 from .strictyaml import SIDECAR_MAX_BYTES
 
 __all__ = ["Validated", "validate_pair", "read_sidecar_bytes", "SIDECAR_MAX_BYTES", "cover_problem", "at_verdict"]
@@ -27,11 +30,21 @@ class Validated:
     identity: Identity
 
 
-def read_sidecar_bytes(path: Path, *, shown: str) -> bytes:
-    """Read a sidecar without following symlinks and without reading more than the cap."""
+def read_sidecar_bytes(path: Path, *, shown: str, inbox: Path | None = None) -> bytes:
+    """Read a sidecar without following symlinks, without opening anything but a regular file
+    (a FIFO would block), and without reading more than the cap.
+
+    With `inbox`, `path` is relative to it and every folder on the way is opened by descriptor
+    (pairfiles.open_in_inbox), so no symlinked folder is followed either."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        fd = open_in_inbox(inbox, str(path)) if inbox is not None else open_regular(path)
+    except NotRegularFile as exc:
+        raise SidecarError([SidecarProblem(shown, f"this is {exc.kind}, not a sidecar file; put a YAML file "
+                                                  "here under this name, or remove it")]) from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SidecarError([SidecarProblem(shown, "this is a symbolic link; ralph-watch never follows links: "
+                                                      "put the file itself here")]) from None
         raise SidecarError([SidecarProblem(shown, f"cannot read the sidecar: {exc.strerror}")]) from None
     try:
         data = os.read(fd, SIDECAR_MAX_BYTES + 1)
@@ -46,15 +59,19 @@ def read_sidecar_bytes(path: Path, *, shown: str) -> bytes:
 
 def validate_pair(inbox: Path, *, video: str, sidecar: str, tz: ZoneInfo, defaults: Mapping[str, Any],
                   probe_cache: dict | None = None) -> tuple[Validated | None, list[SidecarProblem]]:
-    """Validate a pair given paths relative to the inbox. Returns (result, problems)."""
+    """Validate a pair given paths relative to the inbox. Returns (result, problems).
+
+    Both files are opened by descriptor from the inbox down (no symlink followed, nothing but
+    regular files opened); names in the problems are shown escaped (inbox.shown_name)."""
     from .probe import check_size, check_video, probe_video
     from .sidecar import parse_sidecar
 
     problems: list[SidecarProblem] = []
     parsed = None
+    side_shown, video_shown = shown_name(sidecar), shown_name(video)
     try:
-        data = read_sidecar_bytes(inbox / sidecar, shown=sidecar)
-        parsed = parse_sidecar(data, path=sidecar, tz=tz, defaults=defaults)
+        data = read_sidecar_bytes(Path(sidecar), shown=side_shown, inbox=inbox)
+        parsed = parse_sidecar(data, path=side_shown, tz=tz, defaults=defaults)
     except SidecarError as exc:
         problems.extend(exc.problems)
 
@@ -62,30 +79,43 @@ def validate_pair(inbox: Path, *, video: str, sidecar: str, tz: ZoneInfo, defaul
     identity = None
     vpath = inbox / video
     try:
-        identity = file_identity(vpath)
+        fd = open_in_inbox(inbox, video)
+    except NotRegularFile as exc:
+        problems.append(SidecarProblem(video_shown, f"this is {exc.kind}, not a video file; put a video file "
+                                                    "here under this name, or remove it"))
+        fd = None
     except OSError as exc:
-        problems.append(SidecarProblem(video, f"cannot read the video: {exc.strerror}"))
-    if identity is not None:
-        too_big = check_size(identity.size)
-        if too_big:
-            problems.append(SidecarProblem(video, too_big))
-        else:
-            key = (identity.size, identity.mtime_ns, identity.head_tail)
-            cached = probe_cache.get(key) if probe_cache is not None else None
+        why = ("it is a symbolic link; ralph-watch never follows links: put the file itself here"
+               if exc.errno == errno.ELOOP else exc.strerror)
+        problems.append(SidecarProblem(video_shown, f"cannot read the video: {why}"))
+        fd = None
+    if fd is not None:
+        with os.fdopen(fd, "rb") as vfile:
             try:
-                info = cached or probe_video(vpath)
-                if probe_cache is not None:
-                    if len(probe_cache) > 50_000:
-                        probe_cache.clear()
-                    probe_cache[key] = info
-            except ProbeError as exc:
-                problems.append(SidecarProblem(video, str(exc)))
-            if info is not None:
-                problems.extend(SidecarProblem(video, p) for p in check_video(info))
+                identity = identity_of_fd(fd)
+            except OSError as exc:
+                problems.append(SidecarProblem(video_shown, f"cannot read the video: {exc.strerror}"))
+            if identity is not None:
+                too_big = check_size(identity.size)
+                if too_big:
+                    problems.append(SidecarProblem(video_shown, too_big))
+                else:
+                    key = (identity.size, identity.mtime_ns, identity.head_tail)
+                    cached = probe_cache.get(key) if probe_cache is not None else None
+                    try:
+                        info = cached or probe_video(vpath, file=vfile)
+                        if probe_cache is not None:
+                            if len(probe_cache) > 50_000:
+                                probe_cache.clear()
+                            probe_cache[key] = info
+                    except ProbeError as exc:
+                        problems.append(SidecarProblem(video_shown, str(exc)))
+                    if info is not None:
+                        problems.extend(SidecarProblem(video_shown, p) for p in check_video(info))
     if parsed is not None and info is not None:
         cover = cover_problem(parsed.cover_ms, info.duration)
         if cover:
-            problems.append(SidecarProblem(sidecar, cover, parsed.lines.get("cover_ms"), "cover_ms"))
+            problems.append(SidecarProblem(side_shown, cover, parsed.lines.get("cover_ms"), "cover_ms"))
     if problems or parsed is None or info is None or identity is None:
         return None, problems
     return Validated(parsed, info, identity), []

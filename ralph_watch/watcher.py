@@ -19,8 +19,9 @@ import os
 import stat
 import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Final
+from typing import Callable, Final, Iterator
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers.api import BaseObserver
@@ -28,6 +29,7 @@ from watchdog.observers.inotify import InotifyFullEmitter
 from watchdog.observers.inotify_c import InotifyFD
 
 from .clock import Clock
+from .pairfiles import open_inbox_dir
 from .inbox import (
     Entry,
     PairSnapshot,
@@ -35,6 +37,7 @@ from .inbox import (
     build_snapshots,
     classify,
     diff_snapshots,
+    forget_name,
     is_ignored,
 )
 
@@ -62,6 +65,7 @@ QUICK_SECONDS: Final = 1.0        # quiet period for a file renamed into place (
 RETRY_SINK_SECONDS: Final = 1.0   # after the sink raised, report again this much later
 UNREPORTED_AGE_NS: Final = 2_000_000_000  # a file older than this that no event announced
 COALESCE_SECONDS: Final = 0.05    # a writer's event storm becomes at most ~20 listings a second
+HEARTBEAT_SECONDS: Final = 5.0    # an idle loop still beats this often (so a stuck one shows in /healthz)
 
 
 def _unescape_mountinfo(field: str) -> str:
@@ -170,6 +174,24 @@ class _Handler(FileSystemEventHandler):
             log.exception("inbox event handler failed for %r (the next rescan covers it)", event)
 
 
+@contextmanager
+def _scandir_nofollow(inbox: Path, folder: str, path: str) -> Iterator[Iterator[os.DirEntry[str]]]:
+    """`os.scandir` of an inbox folder reached by descriptor, each step with O_NOFOLLOW: a
+    subfolder swapped for a symlink since the last listing is not read through (it is gone;
+    its parent's next listing shows the link)."""
+    try:
+        dfd = open_inbox_dir(inbox, folder)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotADirectoryError(errno.ENOTDIR, "a symbolic link, not a folder", path) from None
+        raise
+    try:
+        with os.scandir(dfd) as it:
+            yield it
+    finally:
+        os.close(dfd)
+
+
 def _parent(rel: str) -> str:
     return rel.rpartition("/")[0]
 
@@ -235,6 +257,9 @@ class Watcher:
         self._threads: dict[str, threading.Thread] = {}
         self._started = False
         self._ctimes: dict[str, int] = {}  # rel -> st_ctime_ns of the current step's listings
+        # loop -> monotonic time it last made progress: a thread that is alive but stuck (a
+        # blocking open, a sink that never returns) is as bad as a dead one.
+        self._beats: dict[str, float] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -270,6 +295,16 @@ class Watcher:
                 "error": self._error,
                 "alive": self.alive(),
             }
+
+    def heartbeat_ages(self) -> dict[str, float | None]:
+        """Seconds since each loop (worker, supervisor) last made progress; None before it ran."""
+        now = self._clock.monotonic()
+        beats = dict(self._beats)
+        return {name: (round(max(0.0, now - beats[name]), 3) if name in beats else None)
+                for name in ("worker", "supervisor")}
+
+    def _beat(self, name: str) -> None:
+        self._beats[name] = self._clock.monotonic()
 
     def rescan_now(self, reason: str = "requested") -> None:
         with self._lock:
@@ -398,13 +433,19 @@ class Watcher:
 
     def _worker(self) -> None:
         while not self._stop.is_set():
+            self._beat("worker")
             try:
                 self._step()
             except Exception:  # noqa: BLE001 - one bad step never ends watching
                 log.exception("inbox scan step failed; a full rescan follows shortly")
                 with self._lock:
                     self._next_full = min(self._next_full, self._clock.monotonic() + RETRY_SINK_SECONDS)
-            self._wake.wait(self._timeout())
+            self._beat("worker")
+            remaining = self._timeout()
+            # wait(remaining), in slices: an idle worker beats too
+            while not self._wake.wait(min(remaining, HEARTBEAT_SECONDS)) and remaining > HEARTBEAT_SECONDS:
+                remaining -= HEARTBEAT_SECONDS
+                self._beat("worker")
             self._wake.clear()
 
     def _timeout(self) -> float:
@@ -424,7 +465,9 @@ class Watcher:
         return max(0.0, min(times) - now)
 
     def _supervisor(self) -> None:
+        self._beat("supervisor")
         while not self._stop.wait(self._supervise):
+            self._beat("supervisor")
             try:
                 self._check_health()
             except Exception:  # noqa: BLE001
@@ -497,7 +540,7 @@ class Watcher:
         """One folder's entries (lstat: symlinks are never followed, files never opened)."""
         path = os.path.join(self._root, folder) if folder else self._root
         out: dict[str, Entry] = {}
-        with os.scandir(path) as it:
+        with _scandir_nofollow(self._inbox, folder, path) as it:
             for de in it:
                 try:
                     st = de.stat(follow_symlinks=False)
@@ -654,6 +697,7 @@ class Watcher:
         for name, e in old.items():
             if name not in new:
                 self._tracker.forget(e.rel)
+                forget_name(name)
 
     def _report(self, folders: set[str], now: float) -> None:
         changes: list[PairSnapshot] = []

@@ -7,6 +7,7 @@ as a template, a redirect target or an absolute URL base (so X-Forwarded-* chang
 """
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import logging
@@ -27,8 +28,8 @@ from ..logs import register_secret
 from ..tasks import State
 from . import views
 from .backend import ActionError, LoginError, WebBackend
-from .security import (SECURITY_HEADERS, SigninThrottle, allowed_hostnames, csrf_ok, host_allowed, http_url,
-                       new_pkce, new_state, origin_ok, password_ok)
+from .security import (SECURITY_HEADERS, SigninThrottle, allowed_hostnames, client_address, csrf_ok, host_allowed,
+                       http_url, new_pkce, new_state, origin_ok, password_ok, trusted_networks)
 from .sessions import COOKIE_NAME, Session, SessionStore
 
 __all__ = ["make_app", "TEMPLATE_DIR", "STATIC_DIR"]
@@ -56,7 +57,25 @@ def make_app(backend: WebBackend, config: Any, *, clock: Clock | None = None) ->
 
 def render(template: str, /, **values: Any) -> str:
     """Render a template file by its fixed name (never a string from a request)."""
-    return bottle.template(template, template_lookup=_LOOKUP, **values)
+    text = bottle.template(template, template_lookup=_LOOKUP, **values)
+    # A file name that is not UTF-8 must not break the page: its bytes show as \xff escapes.
+    return text.encode("utf-8", "ralph-watch-text").decode("utf-8")
+
+
+def _undecodable(escape: str) -> Callable[[UnicodeError], tuple[str, int]]:
+    """A codec error handler writing the bytes of a non-UTF-8 name (lone surrogates) as `\\xff`."""
+    def handler(exc: UnicodeError) -> tuple[str, int]:
+        if not isinstance(exc, UnicodeEncodeError):
+            raise exc
+        bad = exc.object[exc.start:exc.end]
+        out = "".join(f"{escape}x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else f"{escape}u{ord(c):04x}"
+                      for c in bad)
+        return out, exc.end
+    return handler
+
+
+codecs.register_error("ralph-watch-text", _undecodable("\\"))
+codecs.register_error("ralph-watch-json", _undecodable("\\\\"))  # JSON: an escaped backslash
 
 
 class _Reply(Exception):
@@ -72,9 +91,9 @@ def _wants_json() -> bool:
     return "application/json" in (request.get_header("Accept") or "")
 
 
-def _json(data: Any) -> str:
+def _json(data: Any) -> bytes:
     response.content_type = "application/json"
-    return json.dumps(data, ensure_ascii=False)
+    return json.dumps(data, ensure_ascii=False).encode("utf-8", "ralph-watch-json")
 
 
 class _WebApp:
@@ -94,6 +113,7 @@ class _WebApp:
         self.has_terms = getattr(config.web, "terms", None) is not None
         self.sessions = SessionStore(clock=clock)
         self.throttle = SigninThrottle(clock=clock)
+        self.trusted_proxies = trusted_networks(getattr(web, "trusted_proxies", ()) or ())
         self._api_cache: OrderedDict[tuple, tuple[bytes, bytes | None]] = OrderedDict()  # (board.version, params) -> (JSON, gzip)
         self._api_lock = threading.Lock()
         self._page_cache: OrderedDict[tuple, dict] = OrderedDict()  # (board.version, params, second) -> page model
@@ -153,8 +173,10 @@ class _WebApp:
                             path="/", max_age=int(self.sessions.idle_seconds))
 
     def _client(self) -> str:
-        # The socket peer only: X-Forwarded-For is forgeable (and behind a proxy all share one budget).
-        return str(request.environ.get("REMOTE_ADDR") or "unknown")
+        # The socket peer, or behind a proxy of web.trusted_proxies the client it names in
+        # X-Forwarded-For (from anyone else that header is forgeable and ignored).
+        return client_address(request.environ.get("REMOTE_ADDR"), request.get_header("X-Forwarded-For"),
+                              self.trusted_proxies)
 
     def _page(self, template: str, /, *, status: int = 200, **values: Any) -> str:
         s = self._session()
@@ -326,9 +348,7 @@ class _WebApp:
                      "health": views.health_view(ok, health, now=now, tz=self.tz),
                      "unaudited": views.mentions_unaudited([r.error for r in rows])}
             with self._api_lock:
-                self._page_cache[key] = model
-                while len(self._page_cache) > _API_CACHE_SIZE:
-                    self._page_cache.popitem(last=False)
+                _keep_newest(self._page_cache, key, model)
         return model
 
     def _warnings(self, key: tuple) -> list[str]:
@@ -535,13 +555,11 @@ class _WebApp:
             cached = self._api_cache.get(key)
         if cached is None:
             body = json.dumps([t.to_json() for t in board.listing(state=state, limit=limit, offset=offset)],
-                              ensure_ascii=False).encode("utf-8")
+                              ensure_ascii=False).encode("utf-8", "ralph-watch-json")
             # 10,000 tasks are ~3 MB of JSON: compressed once per board version, sent ~15x smaller.
             cached = (body, gzip.compress(body, compresslevel=1, mtime=0) if len(body) > _GZIP_MIN else None)
             with self._api_lock:
-                self._api_cache[key] = cached
-                while len(self._api_cache) > _API_CACHE_SIZE:
-                    self._api_cache.popitem(last=False)
+                _keep_newest(self._api_cache, key, cached)
         response.content_type = "application/json"
         body, gz = cached
         if gz is not None and "gzip" in (request.get_header("Accept-Encoding") or "").lower():
@@ -581,6 +599,16 @@ class _WebApp:
         ok, data = self._safe(self.backend.health, (False, {"ok": False, "reason": "health check failed"}))
         response.status = 200 if ok else 503
         return _json(_jsonable(data))
+
+
+def _keep_newest(cache: OrderedDict[tuple, Any], key: tuple, value: Any) -> None:
+    """Store `value`; drop entries of older board versions (key[0]): no request asks for them
+    again, and with 10,000 tasks each full /api/tasks answer is ~3 MB."""
+    cache[key] = value
+    for old in [k for k in cache if k[0] < key[0]]:
+        del cache[old]
+    while len(cache) > _API_CACHE_SIZE:
+        cache.popitem(last=False)
 
 
 def _jsonable(data: Any) -> Any:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import threading
-from collections import deque
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Iterable, Union
 from urllib.parse import urlsplit
 
 from ..clock import Clock
@@ -15,7 +16,7 @@ from ..clock import Clock
 __all__ = [
     "SECURITY_HEADERS", "LOOPBACK_NAMES", "new_state", "new_pkce", "allowed_hostnames", "hostname_of",
     "host_allowed", "csrf_ok", "origin_ok", "password_ok", "http_url",
-    "SigninThrottle",
+    "SigninThrottle", "backoff_step", "trusted_networks", "client_address",
 ]
 
 SECURITY_HEADERS: dict[str, str] = {
@@ -116,26 +117,106 @@ def password_ok(given: str | None, expected: str | None) -> bool:
     return hmac.compare_digest(a, b)
 
 
-class SigninThrottle:
-    """Per client address: after `max_failures` wrong passwords within `window` seconds,
-    refuse further tries (429) until the oldest failure leaves the window. Never sleeps."""
+# -- the client behind a reverse proxy ----------------------------------------------------
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
-    def __init__(self, *, clock: Clock, max_failures: int = 5, window: float = 900.0, max_clients: int = 10000) -> None:
+
+def trusted_networks(values: Iterable[str]) -> tuple[Network, ...]:
+    """web.trusted_proxies ("10.0.0.1", "192.168.0.0/16", "::1") as networks; raises ValueError."""
+    return tuple(ipaddress.ip_network(v.strip(), strict=False) for v in values)
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address from a peer or an X-Forwarded-For item ("1.2.3.4", "[::1]:443", "1.2.3.4:80")."""
+    t = text.strip()
+    if t.startswith("["):
+        t = t[1:t.find("]")] if "]" in t else t[1:]
+    elif t.count(":") == 1:
+        t = t.partition(":")[0]  # IPv4 with a port
+    try:
+        ip = ipaddress.ip_address(t)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _trusted(ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None, trusted: tuple[Network, ...]) -> bool:
+    return ip is not None and any(ip.version == n.version and ip in n for n in trusted)
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: tuple[Network, ...]) -> str:
+    """Who is signing in: the socket peer, or, when the peer is a trusted proxy, the rightmost
+    X-Forwarded-For address that is not itself a trusted proxy.
+
+    Rightmost, because each proxy appends the address it received from: everything left of
+    the entry our own proxies wrote was sent by the client and may be forged. A header from an
+    untrusted peer is ignored altogether.
+    """
+    peer_text = (peer or "").strip() or "unknown"
+    if not trusted or not forwarded_for or not _trusted(_ip(peer_text), trusted):
+        return peer_text
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        ip = _ip(hop)
+        if ip is None:
+            return peer_text  # garbage where our proxy writes: count it against the proxy itself
+        if not _trusted(ip, trusted):
+            return str(ip)
+    return str(_ip(hops[0])) if hops else peer_text  # every hop is ours: the first one is the client
+
+
+# -- the sign-in throttle ----------------------------------------------------------------
+def backoff_step(failures: int, *, free: int, first: float, cap: float) -> float:
+    """Seconds a client must wait after its latest failure, having failed `failures` times in a row:
+    none for the first `free` (typos), then `first`, doubling, up to `cap`."""
+    if failures < free:
+        return 0.0
+    return min(cap, first * 2.0 ** (failures - free))
+
+
+@dataclass
+class _Failures:
+    count: int    # wrong passwords in a row
+    last: float   # monotonic time of the latest one
+
+
+class SigninThrottle:
+    """Per client address: after `max_failures` wrong passwords in a row, each further try must
+    wait `backoff_step` after the previous failure (1 s, 2 s, 4 s, ... up to `max_step`); a try
+    sooner is answered 429 "try again in N s" without looking at the password. Failures are
+    forgotten after `window` seconds without one, or at a success. Never sleeps.
+
+    Why the step is capped at a few seconds and never becomes a lockout: the owner must always
+    get in. A lockout of minutes turns five wrong guesses (a stranger's, or everyone's behind a
+    proxy that is not in web.trusted_proxies) into a denial of service against the owner, while
+    a few seconds per guess and address already make guessing a real password hopeless. So the
+    right password succeeds at most one step (<= `max_step`) after the latest wrong one.
+    """
+
+    def __init__(self, *, clock: Clock, max_failures: int = 5, window: float = 900.0, first_step: float = 1.0,
+                 max_step: float = 5.0, max_clients: int = 10000) -> None:
         self._clock = clock
         self.max_failures = max_failures
         self.window = window
+        self.first_step = first_step
+        self.max_step = max_step
         self.max_clients = max_clients
         self._lock = threading.Lock()
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[str, _Failures] = {}
+
+    def step(self, failures: int) -> float:
+        return backoff_step(failures, free=self.max_failures, first=self.first_step, cap=self.max_step)
 
     def retry_after(self, client: str) -> float:
         """Seconds until `client` may try again (0: now)."""
         now = self._clock.monotonic()
         with self._lock:
-            q = self._trim(client, now)
-            if q is None or len(q) < self.max_failures:
+            f = self._trim(client, now)
+            if f is None:
                 return 0.0
-            return max(1.0, q[0] + self.window - now)
+            return max(0.0, f.last + self.step(f.count) - now)
 
     def failed(self, client: str) -> None:
         now = self._clock.monotonic()
@@ -144,27 +225,24 @@ class SigninThrottle:
                 for k in list(self._failures):
                     self._trim(k, now)  # forget clients whose failures are all old
                 if len(self._failures) >= self.max_clients:  # still full: forget the stalest client
-                    stalest = min(self._failures, key=lambda k: self._failures[k][-1])
+                    stalest = min(self._failures, key=lambda k: self._failures[k].last)
                     del self._failures[stalest]
-            q = self._failures.setdefault(client, deque())
-            q.append(now)
-            while len(q) > self.max_failures:
-                q.popleft()
+            f = self._trim(client, now)
+            if f is None:
+                self._failures[client] = _Failures(1, now)
+            else:
+                f.count, f.last = f.count + 1, now
 
     def succeeded(self, client: str) -> None:
         with self._lock:
             self._failures.pop(client, None)
 
-    def _trim(self, client: str, now: float) -> deque[float] | None:
-        q = self._failures.get(client)
-        if q is None:
-            return None
-        while q and now - q[0] > self.window:
-            q.popleft()
-        if not q:
+    def _trim(self, client: str, now: float) -> _Failures | None:
+        f = self._failures.get(client)
+        if f is not None and now - f.last > self.window:
             del self._failures[client]
             return None
-        return q
+        return f
 
 
 # -- misc --------------------------------------------------------------------------------

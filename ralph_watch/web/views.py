@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from ..inbox import shown_name
 from ..tasks import State, Task
 
 __all__ = ["PAGE_SIZE", "TaskRow", "task_row", "actions_for", "local_time", "relative", "post_url",
@@ -102,8 +103,8 @@ def task_row(task: Task, *, now: datetime, tz: ZoneInfo, username: str | None = 
     progress = task.progress if task.state is State.UPLOADING and task.progress is not None else None
     return TaskRow(
         id=task.id,
-        video=task.video or task.sidecar or task.key,
-        title=task.title or "",
+        video=shown_name(task.video or task.sidecar or task.key),   # a name is one line, even if not UTF-8
+        title=_text(task.title or ""),
         privacy=PRIVACY_LABELS.get(task.privacy or "", task.privacy or ""),
         mode=task.mode or "",
         due_text=local_time(task.due, tz),
@@ -111,11 +112,21 @@ def task_row(task: Task, *, now: datetime, tz: ZoneInfo, username: str | None = 
         due_iso=task.due.isoformat() if task.due else "",
         state=task.state.value,
         progress=None if progress is None else min(1.0, max(0.0, float(progress))),
-        error=task.error or "",
+        error=_text(task.error or ""),
         post_url=post_url(task.post_id, username),
         actions=actions_for(task),
-        note=_sentence("; ".join(task.notes)),
+        note=_text(_sentence("; ".join(task.notes))),
     )
+
+
+def _text(text: str) -> str:
+    """Free text that may quote a file name: bytes that are not UTF-8 (lone surrogates) show as
+    `\\xff` escapes instead of breaking the page's encoding; line breaks stay."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return "\n".join(shown_name(line) for line in text.split("\n"))
 
 
 def _sentence(text: str) -> str:

@@ -101,6 +101,32 @@ class TestEntryPoint:
         assert (again.returncode, json.loads(again.stdout)) == (0, [])
 
 
+class TestCheckOnFifos:
+    """`check` never opens a FIFO (it would wait for a writer forever) and names what it is."""
+
+    def test_a_fifo_video_does_not_hang_check(self, tmp_path):
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        os.mkfifo(inbox / "clip.mp4")
+        (inbox / "clip.yaml").write_text("title: hi\nprivacy: private\n", encoding="utf-8")
+        r = cli("check", "--json", cwd=tmp_path, timeout=60)   # TimeoutExpired = the hang is back
+        assert r.returncode == 1, r.stderr
+        (problem,) = json.loads(r.stdout)
+        assert problem["path"].endswith("inbox/clip.mp4") and "pipe (FIFO)" in problem["message"], problem
+        one = cli("check", "inbox/clip.mp4", cwd=tmp_path, timeout=60)
+        assert one.returncode == 1 and "pipe (FIFO), not a video file" in one.stdout, one.stdout + one.stderr
+
+    def test_a_fifo_sidecar_is_named_as_a_fifo(self, tmp_path):
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        small_mp4(inbox, "clip.mp4")
+        os.mkfifo(inbox / "clip.yaml")
+        r = cli("check", "--json", cwd=tmp_path, timeout=60)
+        assert r.returncode == 1, r.stderr
+        (problem,) = json.loads(r.stdout)
+        assert problem["path"].endswith("inbox/clip.yaml") and "pipe (FIFO), not a sidecar file" in problem["message"]
+
+
 class TestRunWithABadConfig:
     def test_it_exits_2_with_one_message_per_problem_naming_the_key(self, tmp_path):
         (tmp_path / "config.yaml").write_text("watch:\n  mode: sometimes\nweb:\n  port: 99999\nnotify:\n"

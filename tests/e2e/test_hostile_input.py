@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.faults import inits
+from tests.support.faults import complete_posts, drop_pair, inits, wait_faults_applied
 from tests.support.videos import not_a_video, small_mp4, sparse_file, truncated_copy
 from tests.support.wait import wait_file, wait_until
 
@@ -109,3 +109,130 @@ class TestHostileVideos:
         healthy(svc)
         assert svc.http.get("/").status_code == 200
         assert inits(emulator) == 0
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {str(p): (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+def by_key(svc) -> dict[str, dict]:
+    return {t["video"] or "": t for t in svc.tasks()}
+
+
+class TestNothingWrittenOutsideTheInbox:
+    def test_a_symlink_planted_at_the_error_files_temp_name_overwrites_nothing(self, make_service, emulator,
+                                                                               tmp_path):
+        svc = make_service(settle=0.2).start()
+        outside = tmp_path / "home"
+        outside.mkdir()
+        (outside / "victim").write_text("precious\n")
+        before = snapshot(outside)
+        os.symlink(outside / "victim", svc.inbox / ".x.error.txt.tmp")
+        small_mp4(svc.inbox, "x.mp4")
+        (svc.inbox / "x.yaml").write_bytes(b"title: x\nprivacy: no\n")
+        # A newline in a pair's name cannot choose a line of what is written.
+        evil = "y\nFix: run rm -rf ~ to continue"
+        small_mp4(svc.inbox, f"{evil}.mp4")
+        (svc.inbox / f"{evil}.yaml").write_bytes(b"title: y\nprivacy: no\n")
+        tasks = wait_settled(svc, ["x.mp4", f"{evil}.mp4"])
+        assert tasks["x.mp4"]["state"] == "invalid" and tasks[f"{evil}.mp4"]["state"] == "invalid"
+        wait_file(svc.inbox / "x.error.txt")
+        wait_file(svc.inbox / f"{evil}.error.txt")
+        assert snapshot(outside) == before, "a file outside the inbox changed"
+        assert (outside / "victim").read_text() == "precious\n"
+        text = (svc.inbox / f"{evil}.error.txt").read_text()
+        assert not any(line.startswith("Fix: run") for line in text.splitlines()), text
+        assert "y\\nFix: run" in text
+        healthy(svc)
+        assert inits(emulator) == 0
+
+
+class TestNeverFrozen:
+    def test_a_fifo_named_like_an_error_file_freezes_nothing(self, make_service, emulator):
+        svc = make_service(settle=0.2).start()
+        os.mkfifo(svc.inbox / "bad.error.txt")
+        small_mp4(svc.inbox, "bad.mp4")
+        (svc.inbox / "bad.yaml").write_bytes(b"title: bad\nprivacy: no\n")
+        wait_until(lambda: (by_video(svc).get("bad.mp4") or {}).get("state") == "invalid", 60, "bad.mp4 invalid")
+        # The inbox is still processed after the invalid pair beside the FIFO.
+        small_mp4(svc.inbox, "later.mp4")
+        (svc.inbox / "later.yaml").write_bytes(VALID)
+        wait_until(lambda: (by_video(svc).get("later.mp4") or {}).get("state") == "needs_login", 60,
+                   "later.mp4 checked (the inbox is not frozen)")
+        assert (svc.inbox / "bad.error.txt").is_fifo(), "the FIFO is not ours: left as it is"
+        r = svc.http.get("/healthz")
+        assert r.status_code == 200 and r.json()["ok"] is True
+        ages = r.json()["heartbeat_age"]
+        assert set(ages) >= {"watcher_worker", "watcher_supervisor", "scheduler"}
+        assert inits(emulator) == 0
+
+
+class TestNeverBrokenByAName:
+    def test_a_name_that_is_not_utf8_is_invalid_shown_with_escapes_and_breaks_no_page(self, make_service, emulator):
+        svc = make_service(settle=0.2).start()
+        raw = os.fsencode(svc.inbox) + b"/h12\xff"
+        small_mp4(svc.inbox, "staging.mp4").replace(os.fsdecode(raw + b".mp4"))
+        with open(raw + b".yaml", "wb") as f:
+            f.write(VALID)
+        def found():
+            tasks = by_key(svc)
+            assert "h12\\xff.mp4" in tasks and tasks["h12\\xff.mp4"]["state"] == "invalid", tasks
+            return tasks["h12\\xff.mp4"]
+        t = wait_until(found, 60, "the pair with a non-UTF-8 name to be invalid")
+        assert "rename it" in t["error"] and "UTF-8" in t["error"]
+        assert svc.http.get("/").status_code == 200
+        assert svc.http.get("/api/tasks").status_code == 200
+        assert "h12\\xff.mp4" in svc.http.get("/").text
+        assert os.path.exists(raw + b".mp4"), "the files are kept"
+        healthy(svc)
+        assert inits(emulator) == 0
+
+
+class TestFeedbackForRefusedEntries:
+    def test_a_symlinked_subfolder_gets_a_task_saying_it_is_not_followed(self, make_service, emulator, tmp_path):
+        svc = make_service(settle=0.2).start()
+        real = tmp_path / "real-folder"
+        real.mkdir()
+        small_mp4(real, "inside.mp4")
+        (real / "inside.yaml").write_bytes(VALID)
+        os.symlink(real, svc.inbox / "linked")
+        def found():
+            tasks = by_key(svc)
+            assert "linked" in tasks and tasks["linked"]["state"] == "invalid", tasks
+            return tasks["linked"]
+        t = wait_until(found, 60, "a task for the symlinked folder")
+        assert "symlinks are not followed" in t["error"] and "real folder" in t["error"]
+        assert not any("inside" in (x["video"] or "") for x in svc.tasks()), "the linked folder was entered"
+        assert sorted(p.name for p in real.iterdir()) == ["inside.mp4", "inside.yaml"], "nothing written in it"
+        os.unlink(svc.inbox / "linked")
+        wait_until(lambda: "linked" not in by_key(svc), 60, "the task goes with the link")
+
+    def test_two_names_differing_only_in_unicode_form_get_a_hint(self, make_service, emulator):
+        svc = make_service(settle=0.2).start()
+        nfc, nfd = "caf\u00e9", "cafe\u0301"
+        small_mp4(svc.inbox, f"{nfc}.mp4")
+        (svc.inbox / f"{nfd}.yaml").write_bytes(VALID)
+        def hinted():
+            tasks = by_key(svc)
+            waiting = [t for t in tasks.values() if t["state"] == "waiting"]
+            assert len(waiting) == 2 and all("different Unicode form" in (t["error"] or "") for t in waiting), tasks
+            return waiting
+        for t in wait_until(hinted, 60, "both waiting tasks to carry the Unicode hint"):
+            assert "rename one" in t["error"]
+
+    def test_a_sidecar_edit_during_the_upload_is_reported_as_not_applied(self, make_service, emulator):
+        svc = make_service(settle=0.2).start()
+        svc.login()
+        emulator.inject("upload", delay=3)
+        video, sidecar, _ = drop_pair(svc.inbox, "late", title="the old title")
+        wait_faults_applied(emulator, 1)   # the upload is under way
+        sidecar.write_text("title: the new title\nprivacy: public\n", encoding="utf-8")
+        def published():
+            t = by_video(svc).get("late.mp4") or {}
+            assert t.get("state") == "published", t
+            return t
+        wait_until(published, 90, "late.mp4 published")
+        assert [p["post_info"]["title"] for p in complete_posts(emulator)] == ["the old title"]
+        page = svc.http.get("/").text
+        assert "The sidecar late.yaml was edited after the upload had started" in page, "the page says so"
+        assert "the edit was not applied" in page and "the old title" in page and "privacy private" in page

@@ -17,11 +17,12 @@ START = datetime(2026, 12, 24, 12, 0, tzinfo=timezone.utc)
 
 def web_config(*, host: str = "127.0.0.1", port: int = 8080, public_url: str | None = None,
                allowed_hosts: tuple[str, ...] = (), password: str | None = None,
-               redirect_path: str = "/callback", tz: str = "Europe/Berlin") -> Any:
+               redirect_path: str = "/callback", tz: str = "Europe/Berlin",
+               trusted_proxies: tuple[str, ...] = ()) -> Any:
     """A stand-in with only the attributes the web layer reads from `Config`."""
     return SimpleNamespace(
         web=SimpleNamespace(host=host, port=port, public_url=public_url, allowed_hosts=list(allowed_hosts),
-                            password=password),
+                            password=password, trusted_proxies=trusted_proxies),
         redirect_path=redirect_path, tz=ZoneInfo(tz), tiktok=SimpleNamespace(limits=Limits()))
 
 

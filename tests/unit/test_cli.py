@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -212,6 +213,22 @@ TITLES = {
 }
 
 
+class TestDemoSample:
+    def test_the_sample_replaces_symlinks_at_its_names_instead_of_writing_through_them(self, tmp_path):
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        for name in ("video-victim", "yaml-victim"):
+            (tmp_path / name).write_text("precious\n")
+        os.symlink(tmp_path / "video-victim", inbox / "sample.mp4")
+        os.symlink(tmp_path / "yaml-victim", inbox / "sample.yaml")
+        cli.write_sample(inbox)
+        assert (tmp_path / "video-victim").read_text() == "precious\n"
+        assert (tmp_path / "yaml-victim").read_text() == "precious\n"
+        assert not (inbox / "sample.mp4").is_symlink() and (inbox / "sample.mp4").stat().st_size > 1000
+        assert "privacy: public" in (inbox / "sample.yaml").read_text()
+        assert sorted(p.name for p in inbox.iterdir()) == ["sample.mp4", "sample.yaml"], "no staging left behind"
+
+
 class TestNew:
     @pytest.mark.parametrize("title", TITLES.values(), ids=TITLES.keys())
     def test_it_quotes_titles_safely(self, capsys, tmp_path, title):
@@ -233,6 +250,16 @@ class TestNew:
                                                                     "own_brand")
         assert sc.allow_comments and sc.allow_duet and sc.allow_stitch and sc.ai_generated
         assert run(capsys, "check", "inbox")[0] == 0
+
+    def test_a_symlink_planted_at_the_old_temp_name_is_not_followed(self, capsys, tmp_path):
+        victim = tmp_path / "victim"
+        victim.write_text("precious\n")
+        vid(tmp_path / "inbox", "clip.mp4")
+        os.symlink(victim, tmp_path / "inbox" / ".clip.yaml.tmp")
+        code, out, _ = run(capsys, "new", "inbox/clip.mp4", "--title", "hi", "--privacy", "public")
+        assert code == 0 and out.strip() == "wrote inbox/clip.yaml"
+        assert victim.read_text() == "precious\n", "new wrote through a planted symlink"
+        assert 'title: "hi"' in (tmp_path / "inbox" / "clip.yaml").read_text()
 
     def test_it_writes_a_draft_without_privacy(self, capsys, tmp_path):
         vid(tmp_path, "d.mp4")

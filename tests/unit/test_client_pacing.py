@@ -5,10 +5,27 @@ from __future__ import annotations
 
 import threading
 
-from ralph_watch.errors import Action
-from tests.unit.test_client import (FakeTikTok, Progress, make_client, raises, sha,  # noqa: F401
-                                    small_init)
-from tests.unit.test_client import clock, fake, video  # noqa: F401  (fixtures)
+import pytest
+
+from ralph_watch.clock import FakeClock
+from tests.unit.test_client import FakeTikTok, Progress, make_client, raises, sha, small_init
+
+
+@pytest.fixture
+def fake() -> FakeTikTok:
+    return FakeTikTok()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def video(tmp_path):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(bytes(range(256)) * 40 + b"tail!")     # 10,245 bytes, as in test_client
+    return path
 
 
 class RecordingPacer:

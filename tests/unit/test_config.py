@@ -95,7 +95,8 @@ class TestValues:
         assert (config.watch.mode, config.watch.settle_seconds) == ("polling", 0.5)
         assert config.schedule.late_grace_minutes == 0
         assert config.web == WebConfig(host="0.0.0.0", port=9000, public_url="https://rw.example.com",
-                                       allowed_hosts=("nas.local",), password="s3cret")
+                                       allowed_hosts=("nas.local",), password="s3cret",
+                                       trusted_proxies=("127.0.0.0/8", "::1"))  # public_url's default
         assert (config.tiktok.client_key, config.tiktok.client_secret, config.tiktok.scopes) == (
             "ck", "cs", ("video.upload",))
         assert (config.tiktok.limits.daily_posts, config.tiktok.limits.window_seconds) == (3, 0.5)
@@ -238,6 +239,59 @@ class TestProblems:
         ]
 
 
+class TestTrustedProxies:
+    @pytest.mark.parametrize("web, expected", [
+        pytest.param("host: 127.0.0.1", (), id="no-proxy-by-default"),
+        pytest.param("public_url: https://rw.example.com\n  password: pw", ("127.0.0.0/8", "::1"),
+                     id="loopback-behind-public-url"),
+        pytest.param("public_url: https://rw.example.com\n  password: pw\n  trusted_proxies: []", (),
+                     id="explicitly-none"),
+        pytest.param("trusted_proxies: ['10.0.0.2', '192.168.0.0/16', '::1']", ("10.0.0.2", "192.168.0.0/16", "::1"),
+                     id="listed"),
+    ])
+    def test_it_reads_the_proxies(self, web, expected):
+        assert load(f"web:\n  {web}\n").web.trusted_proxies == expected
+
+    def test_it_names_a_bad_item_and_the_fix(self):
+        assert problems("web:\n  trusted_proxies: [127.0.0.1, proxy.lan]\n") == [
+            'config.yaml:2: web.trusted_proxies: item 2 "proxy.lan" is not an IP address or network; write it like '
+            "127.0.0.1, ::1 or 10.0.0.0/8 (the reverse proxy's address as this service sees it)"]
+
+
+class TestPlainHttp:
+    """Plain http to a host that is not loopback would carry the OAuth code, the client secret
+    and the tokens in clear text (issue 12 item 15); the emulator runs on loopback."""
+
+    @pytest.mark.parametrize(
+        "key, url, ok",
+        [
+            pytest.param("api_base", "http://open.tiktokapis.com", False, id="api-base-http"),
+            pytest.param("api_base", "http://10.0.0.5:8000", False, id="api-base-lan-ip"),
+            pytest.param("api_base", "http://tiktok.localhost.example.com", False, id="api-base-lookalike"),
+            pytest.param("api_base", "https://open.tiktokapis.com", True, id="api-base-https"),
+            pytest.param("api_base", "http://127.0.0.1:9000", True, id="api-base-loopback-v4"),
+            pytest.param("api_base", "http://127.8.9.10:9000", True, id="api-base-loopback-range"),
+            pytest.param("api_base", "http://[::1]:9000", True, id="api-base-loopback-v6"),
+            pytest.param("api_base", "http://localhost:9000", True, id="api-base-localhost"),
+            pytest.param("authorize_url", "http://www.tiktok.com/v2/auth/authorize/", False, id="authorize-http"),
+            pytest.param("authorize_url", "https://www.tiktok.com/v2/auth/authorize/", True, id="authorize-https"),
+            pytest.param("authorize_url", "http://127.0.0.1:9000/v2/auth/authorize/", True, id="authorize-loopback"),
+            pytest.param("redirect_uri", "http://rw.example.com/callback", False, id="redirect-http"),
+            pytest.param("redirect_uri", "http://192.168.1.5:8080/callback", False, id="redirect-lan-ip"),
+            pytest.param("redirect_uri", "https://rw.example.com/callback", True, id="redirect-https"),
+            pytest.param("redirect_uri", "http://127.0.0.1:8080/callback", True, id="redirect-loopback"),
+            pytest.param("redirect_uri", "http://localhost:8080/callback", True, id="redirect-localhost"),
+        ],
+    )
+    def test_it_refuses_plain_http_off_loopback(self, key, url, ok):
+        text = f"web:\n  password: pw\ntiktok:\n  {key}: '{url}'\n"
+        if ok:
+            assert getattr(load(text).tiktok, key) == url
+        else:
+            assert problems(text) == [f'config.yaml:4: tiktok.{key}: "{url}" must use https (plain http only on '
+                                      "a loopback address such as 127.0.0.1)"]
+
+
 class TestSecrets:
     SECRET_TEXT = (
         "web:\n  host: 0.0.0.0\n  password: [hunter2]\n"
@@ -262,6 +316,106 @@ class TestSecrets:
         config = load("", environ={"TIKTOK_CLIENT_SECRET": "env-sekrit"})
         assert config.tiktok.client_secret == "env-sekrit"
         assert "env-sekrit" not in repr(config)
+
+
+class TestSecretFiles:
+    """Issue 12 item 14: secrets from files and systemd credentials, not only the config or env."""
+
+    @pytest.fixture
+    def secret(self, tmp_path):
+        def write(name: str, text: str, mode: int = 0o600) -> Path:
+            path = tmp_path / name
+            path.write_text(text, encoding="utf-8")
+            path.chmod(mode)
+            return path
+        return write
+
+    @pytest.mark.parametrize("text, value", [
+        pytest.param("s3cret-value\n", "s3cret-value", id="newline-stripped"),
+        pytest.param("s3cret-value\r\n", "s3cret-value", id="crlf-stripped"),
+        pytest.param("s3cret-value", "s3cret-value", id="no-newline"),
+        pytest.param("  spaced pässword \n", "  spaced pässword ", id="inner-and-edge-spaces-kept"),
+    ])
+    def test_it_reads_both_secrets_from_files(self, secret, tmp_path, text, value):
+        secret("client_secret", text)
+        secret("password", text)
+        config = load("web:\n  password_file: password\ntiktok:\n  client_secret_file: client_secret\n",
+                      base_dir=tmp_path)
+        assert config.tiktok.client_secret == value and config.web.password == value
+        assert config.tiktok.client_secret_file == "client_secret" and config.web.password_file == "password"
+        assert value not in repr(config)
+
+    def test_it_registers_secrets_from_files_with_the_log_redactor(self, secret, tmp_path):
+        from ralph_watch.logs import forget_secret, redact
+        secret("cs", "file-only-secret-81723\n")
+        load("tiktok:\n  client_secret_file: cs\n", base_dir=tmp_path)
+        try:
+            assert redact("leaked file-only-secret-81723 here") == "leaked *** here"
+        finally:
+            forget_secret("file-only-secret-81723")
+
+    def test_a_secret_file_satisfies_the_password_requirement(self, secret, tmp_path):
+        secret("pw", "hunter22\n")
+        assert load("web:\n  host: 0.0.0.0\n  password_file: pw\n", base_dir=tmp_path).web.password == "hunter22"
+
+    @pytest.mark.parametrize("text, expected", [
+        pytest.param("tiktok:\n  client_secret: inline\n  client_secret_file: cs\n",
+                     "config.yaml:3: tiktok.client_secret_file: tiktok.client_secret and tiktok.client_secret_file are "
+                     "both set; keep only one of them (the file keeps the secret out of config.yaml)", id="secret-both"),
+        pytest.param("web:\n  password: inline\n  password_file: pw\n",
+                     "config.yaml:3: web.password_file: web.password and web.password_file are both set; keep only "
+                     "one of them (the file keeps the secret out of config.yaml)", id="password-both"),
+        pytest.param("tiktok:\n  client_secret_file: missing\n",
+                     'config.yaml:2: tiktok.client_secret_file: cannot read the file "{dir}/missing" (No such file or '
+                     "directory); check the path and that the user running ralph-watch may read it (chmod 600, owned "
+                     "by that user)", id="secret-missing"),
+        pytest.param("web:\n  password_file: empty\n",
+                     'config.yaml:2: web.password_file: the file "{dir}/empty" is empty; write the secret into it '
+                     "(one line)", id="password-empty"),
+        pytest.param("web:\n  password_file: ''\n", "config.yaml:2: web.password_file: must not be empty",
+                     id="empty-path"),
+    ])
+    def test_it_names_the_key_and_the_fix(self, secret, tmp_path, text, expected):
+        secret("cs", "file-secret\n")
+        secret("pw", "file-password\n")
+        secret("empty", "\n")
+        with pytest.raises(ConfigError) as info:
+            load(text, base_dir=tmp_path)
+        assert info.value.problems == [expected.format(dir=tmp_path)]
+        assert "file-secret" not in str(info.value) and "file-password" not in str(info.value)
+
+    def test_an_unreadable_file_is_named(self, secret, tmp_path):
+        secret("cs", "x", mode=0o600)
+        (tmp_path / "cs").unlink()
+        (tmp_path / "cs").mkdir()  # reading a folder fails even as root
+        with pytest.raises(ConfigError) as info:
+            load("tiktok:\n  client_secret_file: cs\n", base_dir=tmp_path)
+        assert info.value.problems == [f'config.yaml:2: tiktok.client_secret_file: cannot read the file "{tmp_path}/cs" '
+                                       "(Is a directory); check the path and that the user running ralph-watch may "
+                                       "read it (chmod 600, owned by that user)"]
+
+    def test_it_reads_systemd_credentials(self, tmp_path):
+        creds = tmp_path / "creds"
+        creds.mkdir()
+        (creds / "tiktok_client_secret").write_text("cred-secret\n")
+        (creds / "web_password").write_text("cred-password\n")
+        config = load("web:\n  host: 0.0.0.0\n", environ={**ENV, "CREDENTIALS_DIRECTORY": str(creds)})
+        assert (config.tiktok.client_secret, config.web.password) == ("cred-secret", "cred-password")
+
+    def test_the_config_and_the_environment_win_over_a_credential(self, tmp_path):
+        creds = tmp_path / "creds"
+        creds.mkdir()
+        (creds / "tiktok_client_secret").write_text("cred-secret\n")
+        (creds / "web_password").write_text("cred-password\n")
+        environ = {**ENV, "CREDENTIALS_DIRECTORY": str(creds)}
+        config = load("web:\n  password: inline-pw\n", environ=environ)
+        assert (config.tiktok.client_secret, config.web.password) == ("cred-secret", "inline-pw")
+        config = load("", environ={**environ, "TIKTOK_CLIENT_SECRET": "env-secret"})
+        assert config.tiktok.client_secret == "env-secret"
+
+    def test_a_missing_credential_is_no_problem(self, tmp_path):
+        config = load("", environ={**ENV, "CREDENTIALS_DIRECTORY": str(tmp_path)})
+        assert (config.tiktok.client_secret, config.web.password) == ("", None)
 
 
 class TestReadConfig:

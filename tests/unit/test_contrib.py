@@ -79,6 +79,31 @@ class TestSystemdUnit:
         result = verify(broken, *user_env)
         assert any("Unknown key" in line for line in problems_in(result.stdout + result.stderr))
 
+    def test_its_credentials_lines_pass_verify_when_uncommented(self, user_env: tuple[Path, Path],
+                                                                 tmp_path: Path) -> None:
+        text = UNIT.read_text()
+        creds = [line for line in text.splitlines() if line.startswith("#LoadCredential=")]
+        names = sorted(line.split("=", 1)[1].split(":", 1)[0] for line in creds)
+        assert names == ["tiktok_client_secret", "web_password"]  # the names config.py reads
+        from ralph_watch.config import CREDENTIALS
+        assert sorted(CREDENTIALS.values()) == names
+        home, _runtime = user_env
+        for line in creds:
+            path = Path(line.split(":", 1)[1].replace("%h", str(home)))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("secret\n")
+            text = text.replace(line, line[1:])
+        unit = tmp_path / "ralph-watch.service"
+        unit.write_text(text)
+        result = verify(unit, *user_env)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0 and problems_in(output) == [], output
+
+    def test_it_tells_to_keep_secrets_out_of_shell_history(self) -> None:
+        text = UNIT.read_text()
+        assert "install -m 600" in text and "mode 600" in text and "history" in text
+        assert not any(line.lstrip("# ").startswith("export ") for line in text.splitlines())
+
     @pytest.mark.parametrize(
         ("section", "key", "value"),
         [

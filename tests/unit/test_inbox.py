@@ -23,6 +23,8 @@ from ralph_watch.inbox import (
     inflight_sibling,
     inflight_target,
     is_ignored,
+    is_utf8_name,
+    shown_name,
 )
 
 
@@ -274,3 +276,47 @@ class TestDiff:
     def test_it_reports_nothing_when_nothing_changed(self) -> None:
         snaps = build_snapshots([_e("a.mp4")], _tracker(), 0)
         assert diff_snapshots(snaps, dict(snaps)) == []
+
+
+class TestRefusedEntriesAreNamed:
+    def test_a_symlink_that_is_no_pair_member_makes_a_snapshot_of_its_own(self) -> None:
+        snaps = build_snapshots([_e("linked", kind="symlink"), _e("sub/other", kind="symlink")], _tracker(), 0)
+        assert sorted(snaps) == ["linked", "sub/other"]
+        snap = snaps["linked"]
+        assert snap.videos == () and snap.sidecars == ()
+        assert [f.rel for f in snap.links] == ["linked"] and snap.links[0].symlink
+
+    @pytest.mark.parametrize("name", [".hidden", ".syncthing.clip.mp4.tmp", "clip.mp4.part", "Thumbs.db"])
+    def test_ignored_and_in_flight_symlinks_stay_ignored(self, name: str) -> None:
+        assert build_snapshots([_e(name, kind="symlink")], _tracker(), 0) == {}
+
+    def test_a_pair_member_symlink_is_still_a_member_not_a_link(self) -> None:
+        snaps = build_snapshots([_e("clip.mp4", kind="symlink"), _e("clip.yaml")], _tracker(), 0)
+        assert snaps["clip"].links == () and snaps["clip"].videos[0].symlink
+
+    def test_names_that_differ_only_in_unicode_form_name_each_other(self) -> None:
+        nfc, nfd = "caf\u00e9", "cafe\u0301"
+        snaps = build_snapshots([_e(f"{nfc}.mp4"), _e(f"{nfd}.yaml"), _e("plain.mp4")], _tracker(), 0)
+        assert snaps[nfc].twin == nfd and snaps[nfd].twin == nfc
+        assert snaps["plain"].twin is None
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("clip.mp4", "clip.mp4"),
+    ("caf\u00e9 clip.mp4", "caf\u00e9 clip.mp4"),
+    ("new\nline.mp4", "new\\nline.mp4"),
+    ("bell\x07\x1b[31m.mp4", "bell\\x07\\x1b[31m.mp4"),
+    ("tab\there.mp4", "tab\\there.mp4"),
+    ("sep\u2028arator.mp4", "sep\\u2028arator.mp4"),
+    ("h12\udcff.mp4", "h12\\xff.mp4"),          # the byte 0xff, as os.listdir decodes it
+    ("c1\x85.mp4", "c1\\x85.mp4"),
+])
+def test_shown_name_puts_every_name_on_one_line_of_valid_utf8(name: str, shown: str) -> None:
+    assert shown_name(name) == shown
+    shown_name(name).encode("utf-8")   # never raises
+    assert "\n" not in shown_name(name)
+
+
+@pytest.mark.parametrize("name, ok", [("clip.mp4", True), ("caf\u00e9.mp4", True), ("h12\udcff.mp4", False)])
+def test_is_utf8_name(name: str, ok: bool) -> None:
+    assert is_utf8_name(name) is ok

@@ -1,6 +1,8 @@
 """The strict YAML dialect: YAML 1.2-ish scalars, and every dangerous feature refused with a line."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ralph_watch.errors import SidecarError
@@ -248,3 +250,115 @@ class TestSyntaxErrors:
     def test_it_explains_characters_that_need_quotes(self):
         problem = refusal("title: @me\n")
         assert problem.message.endswith('put the value in double quotes, like title: "@me `code`"')
+
+
+class TestTabs:
+    """YAML 1.2 allows a tab as separation, never as indentation (issue 14)."""
+
+    @pytest.mark.parametrize(
+        "text, value",
+        [
+            pytest.param("title: My video\t\n", {"title": "My video"}, id="trailing-tab"),
+            pytest.param("title:\tx\n", {"title": "x"}, id="tab-after-colon"),
+            pytest.param("title:\t\t x \t\n", {"title": "x"}, id="tabs-and-spaces-around"),
+            pytest.param("title: My\tvideo\n", {"title": "My\tvideo"}, id="tab-between-words"),
+            pytest.param('title: "x"\t\n', {"title": "x"}, id="after-a-quoted-value"),
+            pytest.param("title: x\t# note\n", {"title": "x"}, id="before-a-comment"),
+            pytest.param("a: [1,\t2]\nb: {c:\t3}\n", {"a": [1, 2], "b": {"c": 3}}, id="inside-flow"),
+            pytest.param("a:\n-\tx\n", {"a": ["x"]}, id="after-a-dash"),
+            pytest.param("a: 1\n\t\nb: 2\n", {"a": 1, "b": 2}, id="a-line-of-only-a-tab"),
+            pytest.param("a: 1\n\t# comment\nb: 2\n", {"a": 1, "b": 2}, id="before-a-comment-line"),
+            pytest.param("a: x\n \ty\n", {"a": "x y"}, id="after-the-indentation-of-a-continuation"),
+            pytest.param("title\t: x\n", {"title": "x"}, id="before-the-colon"),
+            pytest.param('"title"\t: x\n', {"title": "x"}, id="after-a-quoted-key"),
+            pytest.param("a:\t[1, 2]\n", {"a": [1, 2]}, id="before-a-flow-list"),
+        ],
+    )
+    def test_it_accepts_a_tab_where_yaml_1_2_allows_separation(self, text, value):
+        assert load(text)[0] == value
+
+    def test_it_keeps_the_line_numbers_after_a_tab(self):
+        assert load("a: 1\t\n\t\nb: 2\n")[1] == {"a": 1, "b": 3}
+
+    @pytest.mark.parametrize(
+        "text, line",
+        [
+            pytest.param("a:\n\tb: 1\n", 2, id="tab-only"),
+            pytest.param("a:\n  \tb: 1\n", 2, id="spaces-then-tab"),
+            pytest.param("a: x\n\ty\n", 2, id="continuation"),
+        ],
+    )
+    def test_it_refuses_a_tab_in_the_indentation_and_says_so(self, text, line):
+        problem = refusal(text)
+        assert problem.line == line
+        assert problem.message == ("this is not valid YAML: found a tab character (\\t) at the start of the line; "
+                                   "YAML does not allow tabs for indentation: use spaces")
+
+    @pytest.mark.parametrize(
+        "text",
+        [pytest.param("-\t- x\n", id="nested-list-item"), pytest.param("- \tkey: v\n", id="nested-key")],
+    )
+    def test_it_refuses_a_tab_before_a_nested_entry_naming_the_tab(self, text):
+        # YAML 1.2: after "-\t" only a value may follow on that line (the tab cannot indent).
+        problem = refusal(text)
+        assert problem.line == 1
+        assert problem.message.endswith(
+            'a tab may separate words or come before a comment or after "key:", but not indent a line '
+            "or come before a nested key or list item: use spaces there")
+
+
+class TestLineBreakCharacters:
+    """U+0085, U+2028, U+2029: line breaks to PyYAML (YAML 1.1), invisible in an editor (issue 14)."""
+
+    @pytest.mark.parametrize("char, name", [("\u2028", "LINE SEPARATOR"), ("\u2029", "PARAGRAPH SEPARATOR"),
+                                            ("\x85", "NEXT LINE")])
+    def test_it_names_the_character_and_its_real_line(self, char, name):
+        problem = refusal(f"privacy: public\ntitle: pasted{char}from an app\n")
+        assert problem.line == 2
+        assert problem.message == (
+            f"character 14 of this line is the invisible U+{ord(char):04X} ({name}), often pasted from another "
+            "app; YAML reads it as a line break, which breaks the line there: remove it")
+
+    def test_it_counts_more_than_one(self):
+        problem = refusal("title: a\u2028b\u2028c\n")
+        assert "(and 1 more like it)" in problem.message
+
+    def test_it_gives_real_lines_for_an_unrelated_error(self):
+        # The character is harmless inside quotes; the error is elsewhere and keeps its own message.
+        problem = refusal("title: 'a\u2028b'\nprivacy: public\ntitle: again\n")
+        assert problem.line == 3
+        assert problem.message == 'the key "title" appears twice, on line 1 and line 3; keep only one of them'
+
+    def test_it_reads_one_inside_quotes_as_written_with_real_lines(self):
+        # PyYAML's writer puts them raw into quoted values; they read back unchanged.
+        assert load("title: 'a\u2028b'\nprivacy: public\n") == ({"title": "a\u2028b", "privacy": "public"},
+                                                                 {"title": 1, "privacy": 2})
+
+    def test_it_gives_syntax_errors_their_real_line(self):
+        problem = refusal('title: "a\u2028b"\nprivacy: "open\n')
+        assert problem.line == 3
+        assert "(the value started on line 2)" in problem.message
+
+
+class TestSurrogatePairs:
+    """JSON writes an emoji as an escaped UTF-16 pair; JSON is YAML 1.2 (issue 14)."""
+
+    def test_it_joins_the_pair_json_dumps_writes(self):
+        text = json.dumps({"title": "smile 😀", "privacy": "public"})
+        assert "\\ud83d\\ude00" in text
+        assert load(text)[0] == {"title": "smile 😀", "privacy": "public"}
+
+    def test_it_joins_pairs_in_keys_and_across_an_escaped_line_break(self):
+        assert load('"k\\ud83d\\ude00": "a\\ud83d\\\n  \\ude00b"\n')[0] == {"k😀": "a😀b"}
+
+    @pytest.mark.parametrize("text, left", [
+        pytest.param('t: "\\ud83d"\n', "\ud83d", id="high-alone"),
+        pytest.param('t: "\\ude00\\ud83d"\n', "\ude00\ud83d", id="reversed"),
+        pytest.param('t: "\\ud83d x \\ude00"\n', "\ud83d x \ude00", id="apart"),
+    ])
+    def test_it_leaves_half_a_pair_for_the_schema_to_refuse(self, text, left):
+        # parse_sidecar refuses it ("contains an unpaired surrogate ... remove it"), config names the key.
+        assert load(text)[0] == {"t": left}
+
+    def test_it_leaves_single_quoted_text_alone(self):
+        assert load("t: '\\ud83d\\ude00'\n")[0] == {"t": "\\ud83d\\ude00"}

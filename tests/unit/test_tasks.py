@@ -117,3 +117,53 @@ class TestWaiting:
 
     def test_wait_for_times_out(self, board):
         assert not board.wait_for(lambda b: False, timeout=0.1)
+
+
+class TestFinishedTasks:
+    """Issue 12 item 16: a finished task whose files are gone keeps only what the page and the
+    API show (RSS grew by ~37 KB per published task). The figure is in BENCHMARKS.md."""
+
+    def published(self, board, on_detach=None):
+        t = board.create("clip", state=S.SCHEDULED, video="clip.mp4", sidecar="clip.yaml", title="Sunset",
+                         privacy="SELF_ONLY", mode="direct", due=T0, sidecar_data=object(), video_info=object(),
+                         identity=object(), slot=T0, notes=["comments off"])
+        board.transition(t.id, S.UPLOADING)
+        board.transition(t.id, S.PROCESSING, publish_id="p-1")
+        board.detach_key(t.id)  # the publisher deletes the files first, then says published
+        return board.transition(t.id, S.PUBLISHED, post_id="42")
+
+    def test_it_drops_the_working_data_and_keeps_what_is_shown(self, board):
+        t = board.create("clip", state=S.SCHEDULED, video="clip.mp4", sidecar="clip.yaml", title="Sunset", due=T0)
+        shown_before = t.to_json()
+        done = self.published(TaskBoard(now=FakeClock(T0).now))
+        assert (done.sidecar_data, done.video_info, done.identity, done.slot) == (None, None, None, None)
+        assert done.notes == ["comments off"]
+        assert {k: v for k, v in done.to_json().items() if k not in ("id", "state", "publish_id", "post_id",
+                                                                       "attempts", "privacy", "mode")} == \
+            {k: v for k, v in shown_before.items() if k not in ("id", "state", "publish_id", "post_id", "attempts",
+                                                               "privacy", "mode")}
+        assert (done.state, done.publish_id, done.post_id, done.privacy, done.mode) == (
+            S.PUBLISHED, "p-1", "42", "SELF_ONLY", "direct")
+
+    def test_it_keeps_only_the_latest_history_entry(self, board):
+        done = self.published(board)
+        assert [h[1] for h in done.history] == ["published"]
+
+    def test_a_live_task_keeps_everything(self, board):
+        t = board.create("clip", state=S.SCHEDULED, sidecar_data="sc", video_info="vi", identity="id")
+        board.transition(t.id, S.UPLOADING)
+        live = board.get(t.id)
+        assert (live.sidecar_data, live.video_info, live.identity) == ("sc", "vi", "id")
+        assert [h[1] for h in live.history] == ["scheduled", "uploading"]
+
+    def test_it_shows_the_task_as_it_was_to_on_detach(self):
+        seen = []
+        board = TaskBoard(now=FakeClock(T0).now, on_detach=seen.append)
+        self.published(board)
+        [before] = seen
+        assert before.identity is not None and before.state is S.PROCESSING
+        assert [h[1] for h in before.history] == ["scheduled", "uploading", "processing"]
+
+    def test_a_finished_task_has_no_instance_dict(self, board):
+        # slots: thousands of finished tasks each save the dict an instance would carry
+        assert not hasattr(board.create("clip"), "__dict__")

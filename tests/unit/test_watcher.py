@@ -517,3 +517,69 @@ class TestModes:
         with pytest.raises(ValueError, match="watch.mode.*auto, events, polling"):
             Watcher(inbox, mode="inotify", settle_seconds=1, poll_seconds=1, rescan_seconds=1,
                     clock=SystemClock(), sink=lambda s: None, stop=threading.Event())
+
+
+class _StuckSink(Recorder):
+    """A sink that blocks (like a read that never returns) once `stuck` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stuck = threading.Event()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, snaps: list[PairSnapshot]) -> None:
+        if self.stuck.is_set():
+            self.entered.set()
+            self.release.wait(60)
+        super().__call__(snaps)
+
+
+class TestHeartbeat:
+    def test_a_worker_that_is_alive_but_stuck_shows_its_heartbeat_age(self, inbox: Path, make_watcher) -> None:
+        from ralph_watch.clock import FakeClock
+        clock = FakeClock()
+        sink = _StuckSink()
+        w, _ = make_watcher(inbox, clock=clock, recorder=sink)
+        wait_until(lambda: w.heartbeat_ages()["worker"] is not None and w.heartbeat_ages()["supervisor"] is not None,
+                   10, "both loops beat once")
+        sink.stuck.set()
+        write_pair(inbox, "clip")
+        assert sink.entered.wait(10), "the worker reported the new pair"
+        clock.advance(500)
+        try:
+            assert w.alive(), "the thread is alive: only the heartbeat shows it is stuck"
+            assert w.heartbeat_ages()["worker"] >= 500
+            wait_until(lambda: w.heartbeat_ages()["supervisor"] < 500, 10, "the supervisor keeps beating")
+        finally:
+            sink.release.set()
+        wait_until(lambda: w.heartbeat_ages()["worker"] < 500, 10, "the worker beats again once unstuck")
+
+    def test_an_idle_worker_keeps_beating(self, inbox: Path, make_watcher) -> None:
+        from ralph_watch.clock import FakeClock
+        clock = FakeClock()
+        w, _ = make_watcher(inbox, clock=clock, rescan=3600)
+        wait_until(lambda: w.heartbeat_ages()["worker"] is not None, 10, "the worker beat once")
+        clock.advance(100)
+        wait_until(lambda: w.heartbeat_ages()["worker"] < 100, 15, "an idle worker beats within its heartbeat period")
+
+
+class TestSymlinkedFolders:
+    @pytest.mark.parametrize("mode", ["events", "polling"])
+    def test_a_folder_swapped_for_a_symlink_is_never_listed_through(self, inbox: Path, tmp_path: Path,
+                                                                    make_watcher, mode: str) -> None:
+        outside = tmp_path / "outside"
+        write_pair(outside, "secret")
+        write_pair(inbox / "sub", "clip")
+        w, rec = make_watcher(inbox, mode=mode)
+        wait_until(lambda: rec.get("sub/clip") is not None, 10, "the real subfolder's pair")
+        (inbox / "sub").rename(tmp_path / "moved-away")
+        os.symlink(outside, inbox / "sub")
+        w.rescan_now("test")
+        wait_until(lambda: (s := rec.get("sub")) is not None and len(s.links) == 1, 10,
+                   "the symlink reported as a link")
+        wait_until(lambda: (s := rec.get("sub/clip")) is not None and not s.videos and not s.sidecars, 10,
+                   "the old pair gone")
+        with rec.lock:
+            seen = {s.key for call in rec.calls for s in call}
+        assert "sub/secret" not in seen, "a folder behind a symlink was listed"

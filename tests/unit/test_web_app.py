@@ -690,6 +690,19 @@ class TestPasswordMode:
         locked.app.post("/signin", {"csrf": csrf, "password": "guess"}, headers={"X-Forwarded-For": "10.9.9.9"},
                         status=429)
 
+    def test_it_lets_the_right_password_in_one_short_step_after_many_wrong_ones(self, locked):
+        # Before: five wrong passwords locked the address out for 15 minutes, the right one included.
+        csrf = locked.csrf(path="/signin")
+        for _ in range(30):
+            locked.app.post("/signin", {"csrf": csrf, "password": "guess"}, status="*")
+            locked.clock.advance(1)
+        r = locked.app.post("/signin", {"csrf": csrf, "password": "s3cret pässword"}, status=(303, 429))
+        if r.status_int == 429:
+            wait = int(r.headers["Retry-After"])
+            assert 0 < wait <= 5 and f"Try again in {wait} s" in r.text
+            locked.clock.advance(wait)
+            locked.app.post("/signin", {"csrf": csrf, "password": "s3cret pässword"}, status=303)
+
     def test_it_accepts_basic_auth_for_get_api_only(self, locked):
         locked.task("x")
         assert locked.app.get("/api/tasks", headers=basic("any", "s3cret pässword")).json[0]["video"] == "x.mp4"
@@ -724,6 +737,64 @@ class TestPasswordMode:
         locked.app.get("/", status=303)
 
 
+def via_proxy(world: World, client: str | None, *, peer: str = "127.0.0.1") -> webtest.TestApp:
+    """A browser whose requests arrive from `peer` (the reverse proxy) naming `client` in X-Forwarded-For."""
+    env = {"HTTP_HOST": "127.0.0.1:8080", "REMOTE_ADDR": peer}
+    if client is not None:
+        env["HTTP_X_FORWARDED_FOR"] = client
+    return webtest.TestApp(world.wsgi, extra_environ=env)
+
+
+@pytest.fixture
+def proxied() -> World:
+    return World(password="s3cret pässword", trusted_proxies=("127.0.0.0/8", "::1"))
+
+
+class TestBehindAProxy:
+    """Issue 12 item 13: behind the documented reverse proxy every request comes from 127.0.0.1."""
+
+    def fail(self, world: World, app: webtest.TestApp, times: int = 5) -> str:
+        csrf = world.csrf(app=app, path="/signin")
+        for _ in range(times):
+            app.post("/signin", {"csrf": csrf, "password": "guess"}, status=401)
+        return csrf
+
+    def test_a_guesser_does_not_lock_out_the_owner(self, proxied):
+        guesser = via_proxy(proxied, "198.51.100.66")
+        csrf = self.fail(proxied, guesser)
+        guesser.post("/signin", {"csrf": csrf, "password": "guess"}, status=429)
+        owner = via_proxy(proxied, "203.0.113.10")
+        owner_csrf = proxied.csrf(app=owner, path="/signin")
+        owner.post("/signin", {"csrf": owner_csrf, "password": "s3cret pässword"}, status=303)
+
+    def test_a_forged_left_part_of_the_header_changes_nothing(self, proxied):
+        guesser = via_proxy(proxied, "198.51.100.66")
+        csrf = proxied.csrf(app=guesser, path="/signin")
+        for i in range(5):
+            guesser.post("/signin", {"csrf": csrf, "password": "guess"},
+                         headers={"X-Forwarded-For": f"10.9.9.{i}, 198.51.100.66"}, status=401)
+        guesser.post("/signin", {"csrf": csrf, "password": "guess"},
+                     headers={"X-Forwarded-For": "10.9.9.99, 198.51.100.66"}, status=429)
+
+    def test_a_peer_that_is_not_a_proxy_cannot_pick_its_address(self, proxied):
+        direct = via_proxy(proxied, None, peer="203.0.113.99")
+        csrf = proxied.csrf(app=direct, path="/signin")
+        for i in range(5):
+            direct.post("/signin", {"csrf": csrf, "password": "guess"},
+                        headers={"X-Forwarded-For": f"10.1.1.{i}"}, status=401)
+        direct.post("/signin", {"csrf": csrf, "password": "guess"}, headers={"X-Forwarded-For": "10.1.1.99"},
+                    status=429)
+
+    def test_basic_auth_is_counted_per_client_too(self, proxied):
+        proxied.task("x")
+        guesser = via_proxy(proxied, "198.51.100.66")
+        for _ in range(5):
+            guesser.get("/api/tasks", headers=basic("a", "guess"), status=401)
+        guesser.get("/api/tasks", headers=basic("a", "guess"), status=429)
+        script = via_proxy(proxied, "203.0.113.10")
+        assert script.get("/api/tasks", headers=basic("a", "s3cret pässword")).json[0]["video"] == "x.mp4"
+
+
 class TestRealConfig:
     def test_it_works_with_the_real_config_object(self, tmp_path):
         from ralph_watch.config import Config, TikTokConfig, WebConfig
@@ -738,3 +809,39 @@ class TestRealConfig:
         loc = app.get("/login").headers["Location"]
         state = parse_qs(urlsplit(loc).query)["state"][0]
         assert app.get("/oauth/done", {"code": "c", "state": state}).headers["Location"] == "/"
+
+
+class TestNamesThatAreNotUtf8:
+    """A file name with bytes that are not UTF-8 (os.listdir gives lone surrogates) is shown with
+    escapes and never breaks the page or the JSON."""
+
+    def test_the_page_and_the_json_show_the_name_with_escapes(self, world):
+        name = "h12\udcff.mp4"
+        world.task("h12\udcff", state=State.INVALID, video=name, sidecar="h12\udcff.yaml",
+                   error=f"{name}: the name is not valid UTF-8; rename it")
+        page = world.app.get("/")
+        assert page.status_code == 200 and "h12\\xff.mp4" in page.text
+        api = world.app.get("/api/tasks")
+        assert api.status_code == 200
+        (task,) = json.loads(api.body.decode("utf-8"))
+        assert task["video"] == "h12\\xff.mp4" and task["error"].startswith("h12\\xff.mp4")
+        gz = world.app.get("/api/tasks?state=invalid", headers={"Accept-Encoding": "gzip"})
+        assert gz.status_code == 200
+
+
+class TestCaches:
+    def test_it_keeps_only_the_newest_board_version(self):
+        # 10,000 tasks make a ~3 MB /api/tasks answer: 32 stale versions of it were ~100 MB (issue 12 item 16).
+        from collections import OrderedDict
+
+        from ralph_watch.web.app import _keep_newest
+        cache: OrderedDict = OrderedDict()
+        _keep_newest(cache, (1, None), "v1-all")
+        _keep_newest(cache, (1, "failed"), "v1-failed")
+        _keep_newest(cache, (2, None), "v2-all")
+        assert list(cache) == [(2, None)]
+        _keep_newest(cache, (1, "scheduled"), "late")  # a slow request for an older version evicts nothing newer
+        assert cache[(2, None)] == "v2-all"
+        for i in range(100):
+            _keep_newest(cache, (2, i), i)
+        assert len(cache) <= 32

@@ -3,7 +3,8 @@
     TestHostNames     parsing Host headers and the allowlist
     TestOrigin        Origin / Sec-Fetch-Site decisions
     TestPassword      constant-time comparison
-    TestThrottle      wrong-password counting per client, with a FakeClock
+    TestThrottle      wrong-password backoff per client, with a FakeClock (a table of steps)
+    TestClientAddress the client behind a trusted reverse proxy (X-Forwarded-For)
     TestUrls          only http(s) URLs go into attributes
     TestOauthValues   state and PKCE values
 """
@@ -15,8 +16,9 @@ import re
 import pytest
 
 from ralph_watch.clock import FakeClock
-from ralph_watch.web.security import (SigninThrottle, allowed_hostnames, csrf_ok, host_allowed, hostname_of,
-                                      http_url, new_pkce, new_state, origin_ok, password_ok)
+from ralph_watch.web.security import (SigninThrottle, allowed_hostnames, backoff_step, client_address, csrf_ok,
+                                      host_allowed, hostname_of, http_url, new_pkce, new_state, origin_ok,
+                                      password_ok, trusted_networks)
 
 
 class TestHostNames:
@@ -85,19 +87,63 @@ class TestPassword:
 
 
 class TestThrottle:
-    def test_it_refuses_after_five_failures_until_the_window_passes(self):
+    @pytest.mark.parametrize(("failures", "step"), [
+        pytest.param(0, 0, id="none"), pytest.param(4, 0, id="four_typos_free"),
+        pytest.param(5, 1, id="fifth"), pytest.param(6, 2, id="sixth"), pytest.param(7, 4, id="seventh"),
+        pytest.param(8, 5, id="capped"), pytest.param(1000, 5, id="still_capped"),
+    ])
+    def test_its_step_grows_and_is_capped(self, failures, step):
+        assert backoff_step(failures, free=5, first=1.0, cap=5.0) == step
+
+    # (seconds to advance, what happens: "fail" / "ok" = a try that was checked, "wait" = refused
+    #  unchecked, expected retry_after afterwards)
+    GUESSING = [
+        *[(0, "fail", 0)] * 4,   # typos: answered at once
+        (0, "fail", 1),          # 5th: wait 1 s
+        (0.5, "wait", 0.5),      # too soon: refused, not counted
+        (0.5, "fail", 2),        # 6th: wait 2 s
+        (2, "fail", 4),          # 7th
+        (4, "fail", 5),          # 8th: capped
+        (5, "fail", 5),
+        (5, "fail", 5),
+    ]
+
+    def test_it_slows_down_a_guesser_step_by_step(self):
         clock = FakeClock()
-        t = SigninThrottle(clock=clock, max_failures=5, window=900)
-        for _ in range(4):
-            t.failed("10.0.0.1")
-        assert t.retry_after("10.0.0.1") == 0
-        t.failed("10.0.0.1")
-        assert t.retry_after("10.0.0.1") == pytest.approx(900)
-        assert t.retry_after("10.0.0.2") == 0
-        clock.advance(600)
-        assert t.retry_after("10.0.0.1") == pytest.approx(300)
-        clock.advance(301)
-        assert t.retry_after("10.0.0.1") == 0
+        t = SigninThrottle(clock=clock, max_failures=5, window=900, first_step=1.0, max_step=5.0)
+        for advance, what, after in self.GUESSING:
+            clock.advance(advance)
+            if what == "wait":
+                assert t.retry_after("10.0.0.1") > 0
+            else:
+                assert t.retry_after("10.0.0.1") == 0
+                t.failed("10.0.0.1")
+            assert t.retry_after("10.0.0.1") == pytest.approx(after)
+        assert t.retry_after("10.0.0.2") == 0  # per client
+
+    def test_it_never_locks_the_right_password_out_for_more_than_a_step(self):
+        # The old throttle refused every try for 15 minutes after five failures (issue 12 item 13).
+        clock = FakeClock()
+        t = SigninThrottle(clock=clock, max_failures=5, window=900, max_step=5.0)
+        for _ in range(50):
+            t.failed("proxy")
+            clock.advance(t.retry_after("proxy"))
+        t.failed("proxy")
+        assert 0 < t.retry_after("proxy") <= 5.0
+        clock.advance(5.0)
+        assert t.retry_after("proxy") == 0  # the owner's next try is checked
+        t.succeeded("proxy")
+        assert t.retry_after("proxy") == 0
+
+    def test_it_forgets_failures_after_the_window(self):
+        clock = FakeClock()
+        t = SigninThrottle(clock=clock, max_failures=2, window=900, max_step=5.0)
+        for _ in range(6):
+            t.failed("a")
+            clock.advance(5)
+        clock.advance(901)
+        t.failed("a")
+        assert t.retry_after("a") == 0  # counting starts again: one failure
 
     def test_it_forgets_failures_after_a_success(self):
         t = SigninThrottle(clock=FakeClock(), max_failures=2)
@@ -114,6 +160,37 @@ class TestThrottle:
             t.failed(f"10.0.0.{i}")
         assert len(t._failures) == 3
 
+
+
+TRUSTED = trusted_networks(["127.0.0.0/8", "::1", "10.0.0.0/24"])
+
+
+class TestClientAddress:
+    @pytest.mark.parametrize(("peer", "xff", "trusted", "client"), [
+        pytest.param("203.0.113.7", None, TRUSTED, "203.0.113.7", id="direct"),
+        pytest.param("203.0.113.7", "198.51.100.1", TRUSTED, "203.0.113.7", id="untrusted_peer_header_ignored"),
+        pytest.param("127.0.0.1", "198.51.100.1", (), "127.0.0.1", id="no_trusted_proxies"),
+        pytest.param("127.0.0.1", None, TRUSTED, "127.0.0.1", id="proxy_without_header"),
+        pytest.param("127.0.0.1", "198.51.100.1", TRUSTED, "198.51.100.1", id="one_proxy"),
+        pytest.param("127.0.0.1", "6.6.6.6, 198.51.100.1", TRUSTED, "198.51.100.1", id="forged_left_part"),
+        pytest.param("127.0.0.1", "198.51.100.1, 10.0.0.5", TRUSTED, "198.51.100.1", id="two_proxies"),
+        pytest.param("127.0.0.1", "10.0.0.9, 10.0.0.5", TRUSTED, "10.0.0.9", id="all_trusted_first"),
+        pytest.param("::1", "2001:db8::7", TRUSTED, "2001:db8::7", id="ipv6"),
+        pytest.param("::ffff:127.0.0.1", "198.51.100.1", TRUSTED, "198.51.100.1", id="v4_mapped_peer"),
+        pytest.param("127.0.0.1", "198.51.100.1:5555", TRUSTED, "198.51.100.1", id="v4_with_port"),
+        pytest.param("127.0.0.1", "[2001:db8::7]:443", TRUSTED, "2001:db8::7", id="v6_with_port"),
+        pytest.param("127.0.0.1", "198.51.100.1, garbage", TRUSTED, "127.0.0.1", id="garbage_counts_as_proxy"),
+        pytest.param("127.0.0.1", " , ", TRUSTED, "127.0.0.1", id="empty_items"),
+        pytest.param(None, None, TRUSTED, "unknown", id="no_peer"),
+    ])
+    def test_it_takes_the_rightmost_untrusted_address(self, peer, xff, trusted, client):
+        assert client_address(peer, xff, trusted) == client
+
+    def test_it_parses_addresses_and_networks(self):
+        assert [str(n) for n in trusted_networks(["10.0.0.1", " 192.168.0.0/16 ", "::1", "10.1.2.3/8"])] == [
+            "10.0.0.1/32", "192.168.0.0/16", "::1/128", "10.0.0.0/8"]
+        with pytest.raises(ValueError):
+            trusted_networks(["proxy.local"])
 
 
 class TestUrls:
