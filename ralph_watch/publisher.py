@@ -5,12 +5,15 @@ Every step that talks to TikTok can fail; each failure ends in a task state and 
 - the publish record is written right after init and before the first byte, so a crash at
   any later point is settled through TikTok's status endpoint instead of a second publish;
 - files are deleted only after PUBLISH_COMPLETE, and only if the video is still the one sent;
-- an init is repeated only when the upload provably never completed (FILE_UPLOAD posts
-  nothing until the last byte arrives).
+- an init is repeated only when TikTok shows that the old upload cannot complete
+  (`reinit.decide`): the record says the final bytes never went out, TikTok reports FAILED,
+  or the upload URL's lifetime has passed. Until then the task waits `processing`.
 """
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +26,9 @@ from .limits import Limits
 from . import postplan
 from .pairfiles import delete_files, remove_error_file, resolve
 from .record import PublishRecord, RecordStore, account_hash, file_identity
+from .reinit import Decision, Verdict, decidable_at, decide
 from .tasks import State, Task, TaskBoard
+from .tiktok.errors import LOCAL_ERRORS
 from .tiktok.protocol import MIME_TYPES
 
 __all__ = ["Publisher", "Hooks", "MAX_RETRIES"]
@@ -81,6 +86,40 @@ class ProgressLog:
         rate = (sent - self.first) / elapsed / 1e6
         return (f"{sent * 100 // self.total}% ({sent / 1e6:.1f} of {self.total / 1e6:.1f} MB) "
                 f"at {rate:.2f} MB/s")
+
+
+class _FinalMark:
+    """The client's `before_final`: right before the final bytes go out, check that the file the
+    upload opened is the one checked before the init, then mark the record durably. Raising
+    keeps those bytes back, so TikTok never completes the upload."""
+
+    def __init__(self, records: RecordStore, rec: PublishRecord, ident: Any) -> None:
+        self.records = records
+        self.rec = rec
+        self.ident = ident
+        self.failed: RecordError | None = None
+        self._lock = threading.Lock()   # a PUT worker left behind and its retry never write at once
+
+    def __call__(self, st: os.stat_result) -> None:
+        with self._lock:
+            self._mark(st)
+
+    def _mark(self, st: os.stat_result) -> None:
+        if st.st_size != self.ident.size or st.st_mtime_ns != self.ident.mtime_ns:
+            rule = LOCAL_ERRORS["file_changed"]
+            raise TikTokError("file_changed", f"{self.rec.video} was replaced between its check and its upload",
+                              action=rule.action, hint=rule.hint)
+        sent = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if self.rec.final_sent and self.rec.sent_file == sent:
+            return   # a retry of the last chunk: already marked
+        marked = self.rec.with_final_sent(sent)
+        try:
+            self.records.put(marked)
+        except RecordError as exc:
+            self.failed = exc
+            raise TikTokError("record_unwritable", str(exc), action=Action.PERMANENT,
+                              hint=f"Publishing is paused: {exc}.") from None
+        self.rec = marked
 
 
 class Publisher:
@@ -167,7 +206,7 @@ class Publisher:
             rec = PublishRecord(
                 pair=t.key, video=t.video, size=ident.size, mtime_ns=ident.mtime_ns, head_tail=ident.head_tail,
                 publish_id=init.publish_id, account=account_hash(account.open_id), mode=sc.mode,
-                init_time=self.clock.now().isoformat(), outcome="uploading")
+                init_time=self.clock.now().isoformat(), outcome="uploading", final_sent=False)
             try:
                 self.records.put(rec)
             except RecordError as exc:
@@ -176,18 +215,33 @@ class Publisher:
                 return
             log.info("task %s (%s): uploading %s bytes in %s chunk(s), publish_id %s", t.id, t.video, ident.size,
                      init.total_chunk_count, init.publish_id)
+            marker = _FinalMark(self.records, rec, ident)
             try:
-                self.client.upload(init, path, mime=mime, progress=self._progress(t.id), cancel=self.stop)
+                self.client.upload(init, path, mime=mime, progress=self._progress(t.id), cancel=self.stop,
+                                   before_final=marker)
             except TikTokError as exc:
+                rec = marker.rec
+                if marker.failed is not None:
+                    # The mark could not be written, so the final bytes were kept back: nothing
+                    # can be posted. Give the init up and pause, as when the first record fails.
+                    self.records.discard(t.key)
+                    self._pause_for_records(t, marker.failed)
+                    return
                 if self.stop.is_set():
                     log.info("task %s: upload abandoned for shutdown; the next start settles it", t.id)
                     return
                 if exc.action is Action.RESTART and restart < MAX_RESTARTS:
-                    log.warning("task %s: upload URL gone (%s); starting over with a new init", t.id, exc.code)
-                    self.records.discard(t.key)
-                    continue
+                    status, status_error = self._ask(rec)
+                    decision = self._decide(rec, status, status_error, exc)
+                    if decision.verdict is Verdict.PUBLISH_ANEW:
+                        log.warning("task %s: upload URL gone (%s); starting over with a new init", t.id, exc.code)
+                        self.records.discard(t.key)
+                        continue
+                    self._resolve(t, rec, decision, status, exc, after="upload")
+                    return
                 self._upload_interrupted(t, rec, exc)
                 return
+            rec = marker.rec
             break
         self._set_outcome(rec, "processing")
         t = self._to(t, S.PROCESSING, expect={S.UPLOADING}, progress=1.0, error=None)
@@ -272,38 +326,132 @@ class Publisher:
         return report
 
     def _upload_interrupted(self, t: Task, rec: PublishRecord, exc: TikTokError) -> None:
-        """The upload failed. Publishing again is safe only if TikTok did not get every byte."""
-        complete: bool | None
+        """The upload failed. Publishing again is safe only once TikTok shows the old one cannot complete."""
+        status, status_error = self._ask(rec)
+        self._resolve(t, rec, self._decide(rec, status, status_error, exc), status, exc, after="upload",
+                      status_error=status_error)
+
+    def _ask(self, rec: PublishRecord) -> tuple[Any, TikTokError | None]:
         try:
-            st = self.client.fetch_status(rec.publish_id)
-            if st.status == "PROCESSING_UPLOAD" and (st.uploaded_bytes or 0) < rec.size:
-                complete = False
-            elif st.status == "FAILED":
-                complete = False
-            else:
-                complete = True
-        except TikTokError:
-            complete = None
-        if complete is False:
-            self.records.discard(t.key)
-            if exc.code == "file_changed":
-                # The file was truncated or replaced while being sent: nothing was posted, and
-                # the new file gets the same checks as any new file (it may be invalid now).
-                self._to(t, S.WAITING, expect={S.UPLOADING}, progress=None, publish_id=None,
-                         error=f"{t.video} changed while it was being uploaded, so the upload was stopped "
-                               "(nothing was published); checking the new file.")
-                self.hooks.revalidate(t.key)
+            return self.client.fetch_status(rec.publish_id), None
+        except TikTokError as exc:
+            return None, exc
+
+    def _decide(self, rec: PublishRecord, status: Any, status_error: TikTokError | None,
+                upload_error: TikTokError | None = None) -> Decision:
+        return decide(rec, status=status, status_error=status_error, upload_error=upload_error,
+                      now=self.clock.now(), url_seconds=self.limits.upload_url_seconds)
+
+    def _resolve(self, t: Task, rec: PublishRecord, decision: Decision, status: Any, exc: TikTokError | None, *,
+                 after: str, status_error: TikTokError | None = None) -> None:
+        """Act on `reinit.decide` for a pair whose upload was interrupted (`after="upload"`), restored
+        after a restart (`"restart"`) or waiting for TikTok's verdict (`"wait"`)."""
+        verdict = decision.verdict
+        live = after == "upload"
+        expect = {S.UPLOADING} if live else None
+        if verdict is Verdict.FOLLOW:   # every byte arrived after all: follow it like any upload
+            if rec.outcome == "uploading":
+                self._set_outcome(rec, "processing")
+            t2 = self._to(t, S.PROCESSING, expect=expect, progress=1.0 if live else None, error=None,
+                          settle=False, followup=None, followup_kind=None, publish_id=rec.publish_id)
+            if t2 is None:
                 return
+            if status is not None and status.status in ("PUBLISH_COMPLETE", "SEND_TO_USER_INBOX"):
+                self._apply_status(t2, status)
+            else:
+                self.poll(t2.id)
+            return
+        if verdict is Verdict.WAIT:
+            assert decision.until is not None
+            self._await_verdict(t, rec, decision.until, expect=expect, after=after)
+            return
+        if verdict is Verdict.FAILED and status is not None and not live:
+            # TikTok said FAILED: its fail_reason decides (retry now, later, or failed for good).
+            t2 = self._to(t, S.PROCESSING, settle=False, followup=None, followup_kind=None, error=None,
+                          publish_id=rec.publish_id)
+            if t2 is not None:
+                self._apply_status(t2, status)
+            return
+        if verdict is Verdict.FAILED and status is None:
+            if live:
+                self._to(t, S.FAILED, expect=expect, progress=None,
+                         error=f"The upload was interrupted ({exc.sentence() if exc else 'no answer'}) and TikTok "
+                               "could not be asked whether it arrived. Check your TikTok profile; if the video is "
+                               "not there, press Retry.")
+            else:
+                why = status_error.sentence() if status_error else "no answer"
+                self._set_outcome(rec, "failed", why)
+                self._to(t, S.FAILED, settle=False, followup=None, followup_kind=None,
+                         error=f"TikTok no longer knows how this post ended ({why}). Check your TikTok "
+                               "profile; if the video is not there, press Retry.")
+            return
+        # PUBLISH_ANEW (or FAILED while uploading): nothing was posted, and nothing can be any more.
+        self.records.discard(t.key)
+        if live and exc is not None and exc.code != "file_changed":
             self._failed_attempt(t, exc)
             return
-        if complete is True:  # every byte arrived after all: follow it like any upload
-            self._set_outcome(rec, "processing")
-            if self._to(t, S.PROCESSING, expect={S.UPLOADING}, progress=1.0, error=None):
-                self.poll(t.id)
+        if live:
+            # The file was truncated, rewritten or replaced while being sent: nothing was posted,
+            # and the new file gets the same checks as any new file (it may be invalid now).
+            self._to(t, S.WAITING, expect=expect, progress=None, publish_id=None,
+                     error=f"{t.video} changed while it was being uploaded, so the upload was stopped "
+                           "(nothing was published); checking the new file.")
+            self.hooks.revalidate(t.key)
             return
-        self._to(t, S.FAILED, expect={S.UPLOADING}, progress=None,
-                 error=f"The upload was interrupted ({exc.sentence()}) and TikTok could not be asked whether it "
-                       "arrived. Check your TikTok profile; if the video is not there, press Retry.")
+        if after == "restart":
+            log.info("task %s (%s): the upload was cut off by a restart; publishing anew", t.id, t.video)
+            error = "The upload was cut off by a restart; checking the files, then publishing again."
+        else:
+            log.info("task %s (%s): TikTok cannot complete the earlier upload any more; publishing anew",
+                     t.id, t.video)
+            error = "TikTok did not complete the earlier upload; checking the files, then publishing again."
+        # Check the pair again before it is scheduled (its sidecar may have changed meanwhile),
+        # rather than letting the scheduler take it with what was restored.
+        self._to(t, S.WAITING, settle=False, followup=None, followup_kind=None, progress=None, publish_id=None,
+                 error=error)
+        self.hooks.revalidate(t.key)
+        self.hooks.wake()
+
+    def _await_verdict(self, t: Task, rec: PublishRecord, until: datetime, *, expect: set[State] | None,
+                       after: str) -> None:
+        """TikTok may still complete the old upload: stay `processing`, ask it again regularly."""
+        if after == "wait":   # still undecided: ask again later, the sentence stands
+            self.board.update(t.id, followup=self.clock.now() + self._draft_poll(), followup_kind="verdict")
+            return
+        when = self._local(until)
+        cause = "the restart" if after == "restart" else "the interruption"
+        log.info("task %s (%s): TikTok may complete publish_id %s on its own; waiting for its verdict "
+                 "(decided by %s at the latest)", t.id, t.video, rec.publish_id, when)
+        self._to(t, S.PROCESSING, expect=expect, settle=False, publish_id=rec.publish_id, progress=None,
+                 followup=self.clock.now() + self._draft_poll(), followup_kind="verdict",
+                 error=f"The final bytes of this video were on their way to TikTok at {cause}, so TikTok may "
+                       "still post it. ralph-watch asks TikTok how it ends and publishes it anew only once "
+                       f"TikTok reports it failed or its upload link has expired (at {when} at the latest).")
+
+    def verdict_due(self, t: Task) -> datetime | None:
+        """When a task waiting for TikTok's verdict can be decided (None: it is not waiting)."""
+        rec = self.records.get(t.key)
+        waiting = t.state is S.PROCESSING and t.followup_kind == "verdict"
+        restored = t.settle and rec is not None and rec.outcome == "uploading" and rec.may_complete
+        if rec is None or not (waiting or restored):
+            return None
+        due = decidable_at(rec, self.limits.upload_url_seconds)
+        return due if due > self.clock.now() else None
+
+    def _recheck(self, t: Task) -> None:
+        """A follow-up of a task waiting for TikTok's verdict on its old upload."""
+        rec = self.records.get(t.key)
+        if rec is None:
+            self._to(t, S.WAITING, followup=None, followup_kind=None, error=None)
+            self.hooks.revalidate(t.key)
+            return
+        status, status_error = self._ask(rec)
+        if status_error is not None and status_error.action is Action.NEEDS_LOGIN:
+            self._to(t, S.NEEDS_LOGIN, settle=True, followup=None, followup_kind=None,
+                     error="TikTok needs a new login before ralph-watch can learn how this upload ended.")
+            return
+        self._resolve(t, rec, self._decide(rec, status, status_error), status, None, after="wait",
+                      status_error=status_error)
 
     # -- after the upload ----------------------------------------------------------------------
     def poll(self, task_id: str) -> None:
@@ -381,6 +529,9 @@ class Publisher:
         if kind == "delete":
             self._delete_after_publish(t)
             return
+        if kind == "verdict":
+            self._recheck(t)
+            return
         try:
             st = self.client.fetch_status(t.publish_id)
         except TikTokError as exc:
@@ -435,35 +586,13 @@ class Publisher:
                      error="This video was sent to TikTok from another account before a restart. Log in with "
                            "that account to learn how it ended, or press Retry to publish it with this one.")
             return
-        try:
-            st = self.client.fetch_status(rec.publish_id)
-        except TikTokError as exc:
-            if exc.action in (Action.RETRY_NOW, Action.RETRY_LATER):
-                return  # try again on the next scheduler pass
-            self._set_outcome(rec, "failed", exc.sentence())
-            self._to(t, S.FAILED, settle=False,
-                     error=f"TikTok no longer knows how this post ended ({exc.sentence()}). Check your TikTok "
-                           "profile; if the video is not there, press Retry.")
-            return
-        self.board.update(t.id, settle=False, publish_id=rec.publish_id)
-        if st.status == "PROCESSING_UPLOAD" and (st.uploaded_bytes or 0) < rec.size:
-            # The upload never completed: TikTok posts nothing, so publishing anew is safe.
-            self.records.discard(t.key)
-            log.info("task %s (%s): the upload was cut off by a restart; publishing anew", t.id, t.video)
-            # Check the pair again before it is scheduled (its sidecar may have changed while the
-            # service was down), rather than letting the scheduler take it with what was restored.
-            self._to(t, S.WAITING, error="The upload was cut off by a restart; checking the files, then "
-                                         "publishing again.")
-            self.hooks.revalidate(t.key)
-            self.hooks.wake()
-            return
-        t = self._to(t, S.PROCESSING, error=None)
-        if t is None:
-            return
-        if st.status in ("PUBLISH_COMPLETE", "SEND_TO_USER_INBOX", "FAILED"):
-            self._apply_status(t, st)
-        else:
-            self.poll(t.id)
+        st, status_error = self._ask(rec)
+        if status_error is not None and status_error.action in (Action.RETRY_NOW, Action.RETRY_LATER) \
+                and rec.may_complete:
+            return  # try again on the next scheduler pass
+        self.board.update(t.id, publish_id=rec.publish_id)
+        self._resolve(t, rec, self._decide(rec, st, status_error), st, None, after="restart",
+                      status_error=status_error)
 
     # -- the end -------------------------------------------------------------------------------
     def finish_published(self, t: Task, post_ids: list | None) -> None:
@@ -489,14 +618,28 @@ class Publisher:
     def _delete_locked(self, t: Task) -> None:
         rec = self.records.get(t.key)
         if t.video:
+            video = resolve(self.inbox, t.video)
+            changed = False
             try:
-                now_ident = file_identity(resolve(self.inbox, t.video))
+                st = os.lstat(video)
             except FileNotFoundError:
-                now_ident = None
+                st = None
+            except OSError:
+                st = None   # the deletion below reports (and retries) what stands in the way
+            if st is not None and not stat.S_ISREG(st.st_mode):
+                changed = True   # a symlink (or anything else) now stands there: not what was sent
+            elif st is not None and rec is not None and rec.sent_file is not None:
+                # Same first and last MiB is no proof for the middle: the file must still be the
+                # one the upload read (device, inode, size, mtime), else it is kept.
+                changed = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != tuple(rec.sent_file)
+            try:
+                now_ident = file_identity(video) if st is not None and not changed else None
             except OSError:
                 now_ident = None
             want = rec.identity if rec is not None else t.identity
             if now_ident is not None and not now_ident.same_content(want):
+                changed = True
+            if changed:
                 self.board.update(t.id, files_kept=True,
                                   error=f"Published, but {t.video} changed after it was sent, so it was kept. "
                                         "Delete it yourself, or press Retry to publish the new version.")

@@ -4,7 +4,8 @@ TikTok's init has no idempotency key, so right after an init (before the first b
 record is written durably (temp file, fsync, rename, fsync dir). While it exists a restart
 restores the task's last known state instead of publishing again. It holds no token and no
 title: the pair's path, the video's identity, publish_id, a hash of the account's open_id,
-mode, init time and the last known outcome. It lives exactly as long as either file does.
+mode, init time, the last known outcome, and whether the upload's final bytes started to go out
+(with the sent file's device, inode, size and mtime). It lives exactly as long as either file does.
 
 A refused duplicate (a pair whose content already went out) has a record of its own in the
 same place, under its pair's name, so it is deleted with the pair like every publish record:
@@ -99,6 +100,13 @@ class PublishRecord:
     outcome: str              # one of OUTCOMES
     detail: str | None = None # a sentence for failed outcomes
     version: int = 1
+    # True once the upload's final bytes started to go out: from then on TikTok may complete it,
+    # so a restart waits for TikTok's verdict instead of publishing anew. None: a record from an
+    # older version, which did not say; it is read as "may have been sent" (the safe side).
+    final_sent: bool | None = None
+    # (st_dev, st_ino, st_size, st_mtime_ns) of the descriptor the upload read: a video is only
+    # deleted while it is still that file.
+    sent_file: tuple[int, int, int, int] | None = None
 
     @property
     def identity(self) -> Identity:
@@ -110,6 +118,14 @@ class PublishRecord:
 
     def with_outcome(self, outcome: str, detail: str | None = None) -> "PublishRecord":
         return replace(self, outcome=outcome, detail=detail)
+
+    def with_final_sent(self, sent_file: tuple[int, int, int, int]) -> "PublishRecord":
+        return replace(self, final_sent=True, sent_file=sent_file)
+
+    @property
+    def may_complete(self) -> bool:
+        """Whether TikTok may have (or get) every byte: the final bytes went out, or we cannot tell."""
+        return self.final_sent is not False
 
 
 @dataclass(frozen=True)
@@ -233,6 +249,8 @@ class RecordStore:
         data = json.loads(path.read_bytes())
         if not isinstance(data, dict) or data.get("version") != 1:
             raise ValueError("unknown record format")
+        if isinstance(data.get("sent_file"), list):
+            data["sent_file"] = tuple(data["sent_file"])
         return PublishRecord(**data)
 
     @staticmethod

@@ -850,6 +850,11 @@ class Service:
             t = self.board.get(task_id)
             if t is None:
                 raise ActionError(404, "There is no such task.")
+            due = self.publisher.verdict_due(t)
+            if due is not None:   # TikTok may still post the earlier upload: a new one could be a second post
+                raise ActionError(409, f"TikTok may still post the earlier upload of {t.video}, so it cannot be "
+                                       f"sent again yet. It can be decided at {self.publisher._local(due)} at the "
+                                       "latest, when its upload link expires; ralph-watch decides it then by itself.")
             if not (t.state in (S.FAILED, S.MISSED) or (t.state is S.PUBLISHED and t.files_kept)
                     or (t.state is S.NEEDS_LOGIN and t.settle)):
                 raise ActionError(409, f"Retry is for failed or missed tasks; this one is {t.state.value}.")

@@ -46,7 +46,7 @@ ALLOWED: dict[State, frozenset[State]] = {
     S.UPLOADING: frozenset({S.SCHEDULED, S.NEEDS_LOGIN, S.PROCESSING, S.IN_INBOX, S.PUBLISHED,
                             S.FAILED, S.WAITING, S.INVALID, S.UPLOADING}),
     S.PROCESSING: frozenset({S.PUBLISHED, S.FAILED, S.IN_INBOX, S.NEEDS_LOGIN, S.SCHEDULED,
-                             S.PROCESSING, S.UPLOADING}),
+                             S.PROCESSING, S.UPLOADING, S.WAITING}),  # waiting: re-checked after a dead upload
     S.IN_INBOX: frozenset({S.PUBLISHED, S.FAILED, S.NEEDS_LOGIN, S.IN_INBOX}),
     S.PUBLISHED: frozenset({S.PUBLISHED, S.SCHEDULED, S.WAITING}),  # retry / re-validate of files kept
     S.FAILED: frozenset(PRE | {S.CANCELLED, S.PROCESSING, S.IN_INBOX, S.PUBLISHED}),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -127,46 +129,82 @@ class _FileChanged(Exception):
     pass
 
 
+Stat = tuple[int, int, int]   # (st_size, st_mtime_ns, st_ctime_ns): what a rewrite or a swap changes
+
+
+def stat_key(st: os.stat_result) -> Stat:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def open_video(path: Path) -> int:
+    """The one descriptor an upload reads: never through a symlink, never a FIFO or device
+    (O_NONBLOCK keeps a FIFO from blocking the open; fstat then refuses it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _FileChanged(f"{path} is not a regular file any more")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 class ChunkBody:
-    """A re-iterable request body for one chunk: every `__iter__` opens the file afresh.
+    """A re-iterable request body for one chunk, read with pread from one descriptor.
 
     httpx sends a seeked file object with the whole file's length, and a reused generator
     as an empty body on retry (reliability.md §6.1); this class avoids both. Blocks are at
     most 1 MiB; `stop` (an Event) is checked between blocks; `sent` counts bytes handed over.
+    `before_final(fd)` runs after the chunk's last block is read and before it is handed over:
+    it may raise to keep those final bytes from ever going out. Given a path instead of a
+    descriptor, each iteration opens it afresh (without following a symlink).
     """
 
-    def __init__(self, path: Path, offset: int, length: int, *, stop: threading.Event | None = None,
-                 block: int = BLOCK, pacer: Pacer | None = None) -> None:
-        self.path = Path(path)
+    def __init__(self, source: Path | int, offset: int, length: int, *, stop: threading.Event | None = None,
+                 block: int = BLOCK, pacer: Pacer | None = None,
+                 before_final: Callable[[int], None] | None = None) -> None:
+        self.source = source
         self.offset = offset
         self.length = length
         self.stop = stop
         self.pacer = pacer
         self.block = min(block, pacer.block) if pacer is not None else block
+        self.before_final = before_final
         self.sent = 0
         self.paced = 0.0   # seconds spent waiting for upload.max_rate: our pause, not a stalled TikTok
 
     def __iter__(self) -> Iterator[bytes]:
         self.sent = 0
-        with open(self.path, "rb") as f:
-            f.seek(self.offset)
-            left = self.length
-            while left > 0:
-                if self.stop is not None and self.stop.is_set():
-                    raise _Aborted()
-                data = f.read(min(self.block, left))
-                if not data:
-                    raise _FileChanged(f"{self.path} shrank while uploading: expected {left} more bytes "
-                                       f"at offset {self.offset + self.length - left}")
-                if self.pacer is not None:
-                    wait = self.pacer.reserve(len(data))
-                    if wait > 0:
-                        self.paced += wait   # counted first: the stall watch never mistakes our pause for TikTok's
-                        if (self.stop or threading.Event()).wait(wait):
-                            raise _Aborted()
-                left -= len(data)
-                self.sent += len(data)
-                yield data
+        if isinstance(self.source, int):
+            yield from self._blocks(self.source)
+            return
+        fd = open_video(Path(self.source))
+        try:
+            yield from self._blocks(fd)
+        finally:
+            os.close(fd)
+
+    def _blocks(self, fd: int) -> Iterator[bytes]:
+        left = self.length
+        while left > 0:
+            if self.stop is not None and self.stop.is_set():
+                raise _Aborted()
+            at = self.offset + self.length - left
+            data = os.pread(fd, min(self.block, left), at)
+            if not data:
+                raise _FileChanged(f"{self.source} shrank while uploading: expected {left} more bytes "
+                                   f"at offset {at}")
+            if self.pacer is not None:
+                wait = self.pacer.reserve(len(data))
+                if wait > 0:
+                    self.paced += wait   # counted first: the stall watch never mistakes our pause for TikTok's
+                    if (self.stop or threading.Event()).wait(wait):
+                        raise _Aborted()
+            if len(data) == left and self.before_final is not None:
+                self.before_final(fd)   # last, right before the final bytes are handed over
+            left -= len(data)
+            self.sent += len(data)
+            yield data
 
 
 # ----------------------------------------------------------------------------- tokens
@@ -674,18 +712,46 @@ class TikTokClient:
     # ------------------------------------------------------------------ upload
 
     def upload(self, init: InitResult, path: Path, *, mime: str, progress: Callable[[int, int], None],
-               cancel: threading.Event) -> None:
+               cancel: threading.Event, before_final: Callable[[os.stat_result], None] | None = None) -> None:
         """PUT the file's chunks in order. 5xx/network: the same chunk again (fresh body, backoff,
-        bounded); 416: continue where TikTok says it is; 403/404: TikTokError(RESTART)."""
+        bounded); 416: continue where TikTok says it is; 403/404: TikTokError(RESTART).
+
+        The file is opened once (no symlink, regular files only) and every chunk is read from
+        that descriptor. Right before the final bytes go out, its fstat (size, mtime, ctime) is
+        compared with the one taken here, so a file rewritten or swapped mid-upload is never
+        completed at TikTok (`file_changed`); then `before_final(start_stat)` runs, so the caller
+        can note durably that TikTok may now complete the upload (raising stops those bytes)."""
         path = Path(path)
         total = init.video_size
         try:
-            size = path.stat().st_size
+            fd = open_video(path)
+        except _FileChanged as exc:
+            raise self._file_changed(str(exc)) from None
         except OSError as exc:
             raise self._file_changed(f"{path}: {exc.strerror}") from None
-        if size != total:
-            raise self._file_changed(f"{path} is {size} bytes, TikTok expects {total}")
+        try:
+            start = os.fstat(fd)
+            if start.st_size != total:
+                raise self._file_changed(f"{path} is {start.st_size} bytes, TikTok expects {total}")
+
+            def final_check(body_fd: int) -> None:
+                now = os.fstat(body_fd)
+                if stat_key(now) != stat_key(start):
+                    raise _FileChanged(f"{path} changed while uploading (size, modification or change time "
+                                       "differ from the start): the final bytes were not sent")
+                if before_final is not None:
+                    before_final(start)
+
+            self._upload_from(init, fd, path, mime=mime, progress=progress, cancel=cancel, final_check=final_check)
+        finally:
+            os.close(fd)
+
+    def _upload_from(self, init: InitResult, fd: int, path: Path, *, mime: str,
+                     progress: Callable[[int, int], None], cancel: threading.Event,
+                     final_check: Callable[[int], None]) -> None:
+        total = init.video_size
         by_first = {c.first: c for c in init.chunks}
+        last_first = max(by_first)
         offset = 0
         resyncs = 0
         log.info("uploading publish_id=%s to %s: %d bytes in %d chunk(s)", init.publish_id, init.redacted_url,
@@ -697,7 +763,9 @@ class TikTokClient:
                 raise TikTokError("upload_range_mismatch", action=Action.RESTART,
                                   hint=f"TikTok's upload stopped at byte {offset}, which is not a chunk boundary: "
                                        "ralph-watch starts the upload again.")
-            status, headers = self._put_with_retries(init, chunk, path, mime=mime, progress=progress, cancel=cancel)
+            status, headers = self._put_with_retries(init, chunk, fd, path, mime=mime, progress=progress,
+                                                     cancel=cancel,
+                                                     final_check=final_check if chunk.first == last_first else None)
             if status == 416:
                 received = _received_from_range(headers.get("content-range"))
                 resyncs = 0 if received is not None and received > offset else resyncs + 1
@@ -734,8 +802,9 @@ class TikTokClient:
             return self.chunk_deadline
         return max(120.0, chunk.length / MIN_UPLOAD_RATE)
 
-    def _put_with_retries(self, init: InitResult, chunk: Chunk, path: Path, *, mime: str,
-                          progress: Callable[[int, int], None], cancel: threading.Event) -> tuple[int, httpx.Headers]:
+    def _put_with_retries(self, init: InitResult, chunk: Chunk, fd: int, path: Path, *, mime: str,
+                          progress: Callable[[int, int], None], cancel: threading.Event,
+                          final_check: Callable[[int], None] | None = None) -> tuple[int, httpx.Headers]:
         last: TikTokError | None = None
         for attempt in range(1, self.chunk_attempts + 1):
             if attempt > 1:
@@ -747,7 +816,8 @@ class TikTokClient:
             if cancel.is_set():
                 raise _cancelled()
             try:
-                status, headers = self._put_once(init, chunk, path, mime=mime, progress=progress, cancel=cancel)
+                status, headers = self._put_once(init, chunk, fd, path, mime=mime, progress=progress, cancel=cancel,
+                                                 final_check=final_check)
             except TikTokError as exc:
                 if exc.action is not Action.RETRY_NOW:
                     raise
@@ -764,12 +834,16 @@ class TikTokClient:
         assert last is not None
         raise last
 
-    def _put_once(self, init: InitResult, chunk: Chunk, path: Path, *, mime: str,
-                  progress: Callable[[int, int], None], cancel: threading.Event) -> tuple[int, httpx.Headers]:
+    def _put_once(self, init: InitResult, chunk: Chunk, fd: int, path: Path, *, mime: str,
+                  progress: Callable[[int, int], None], cancel: threading.Event,
+                  final_check: Callable[[int], None] | None = None) -> tuple[int, httpx.Headers]:
         """One PUT of one chunk in a worker thread, watched from here: the per-chunk deadline and
         `cancel` fire even while the server trickles bytes (httpx has no total timeout)."""
         stop = threading.Event()
-        body = ChunkBody(path, chunk.first, chunk.length, stop=stop, pacer=self.pacer)
+        # The worker reads its own duplicate: a worker left behind (deadline, cancel) can never
+        # read a closed descriptor, or another file that reused its number.
+        own = os.dup(fd)
+        body = ChunkBody(own, chunk.first, chunk.length, stop=stop, pacer=self.pacer, before_final=final_check)
         done = threading.Event()
         box: dict[str, Any] = {}
         headers = {"Content-Type": mime, "Content-Length": str(chunk.length),
@@ -791,6 +865,7 @@ class TikTokClient:
             except BaseException as exc:  # handed to the watching thread
                 box["error"] = exc
             finally:
+                os.close(own)
                 done.set()
 
         worker = threading.Thread(target=work, name=f"upload-{init.publish_id[-12:]}-{chunk.index}", daemon=True)
@@ -821,6 +896,8 @@ class TikTokClient:
                 cause = err.__cause__ or err.__context__
                 if isinstance(cause, _FileChanged):
                     raise self._file_changed(str(cause))
+                if isinstance(cause, TikTokError):   # raised by the caller's before_final
+                    raise cause
                 raise self._network_error(err, f"upload chunk {chunk.index}")
             if isinstance(err, _Aborted):
                 raise _cancelled()

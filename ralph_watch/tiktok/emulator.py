@@ -107,7 +107,9 @@ def make_emulator_app(profile: Profile, *, clock: Clock | None = None, base_url:
     def serve(endpoint: str, work: Callable[[Fault | None], tuple[Reply, bool]]) -> bottle.HTTPResponse:
         """Run one API request through the fault injector: before (instead of) or after the work."""
         fault = state.take_fault(endpoint)
-        if fault and fault.delay:
+        # An upload delay holds the answer, not the bytes: the chunk is taken first (state.upload).
+        held_upload = endpoint == "upload" and fault is not None and not (fault.drop or fault.status)
+        if fault and fault.delay and not held_upload:
             state.stop.wait(fault.delay)   # a real-time network delay, cut short on shutdown
         if fault and not fault.after and (fault.drop or fault.status):
             reply, drop = (Reply(200), True) if fault.drop else (state.fault_reply(endpoint, fault), False)
@@ -213,7 +215,8 @@ def make_emulator_app(profile: Profile, *, clock: Clock | None = None, base_url:
 
         def work(fault: Fault | None) -> tuple[Reply, bool]:
             return state.upload(query, headers, environ["wsgi.input"],
-                                drop_after_bytes=fault.drop_after_bytes if fault else None)
+                                drop_after_bytes=fault.drop_after_bytes if fault else None,
+                                hold=fault.delay if fault and not (fault.drop or fault.status) else 0.0)
         return serve("upload", work)
 
     @app.get("/_emulator/avatar/<name>")

@@ -879,8 +879,12 @@ class EmulatorState:
 
     # ---------------------------------------------------------------- upload
     def upload(self, query: dict[str, str], headers: dict[str, str], body: BinaryIO, *,
-               drop_after_bytes: int | None = None) -> tuple[Reply, bool]:
-        """One chunk PUT. Returns (reply, drop): drop=True means close without answering."""
+               drop_after_bytes: int | None = None, hold: float = 0.0) -> tuple[Reply, bool]:
+        """One chunk PUT. Returns (reply, drop): drop=True means close without answering.
+
+        `hold` (a delay fault): the bytes are taken at once, then the chunk counts (and the answer
+        goes out) `hold` seconds later, like a slow TikTok. It counts even if the client has gone
+        meanwhile; a retry of the same chunk during the hold is taken in its place."""
         with self.lock:
             p = self.uploads.get(query.get("upload_id", ""))
             if p is None or not secrets.compare_digest(p.upload_token, query.get("upload_token", "")) \
@@ -939,6 +943,14 @@ class EmulatorState:
                 if drop_after_bytes is not None:
                     return Reply(200), True      # chunk not taken; the connection is cut
                 return self._upload_bad("The body is shorter than Content-Length."), False
+            if hold > 0:
+                p.lock.release()   # nothing counted yet: status shows the bytes before this chunk
+                try:
+                    self.stop.wait(hold)
+                finally:
+                    p.lock.acquire()
+                if first != p.received:   # a retry of this chunk was taken meanwhile
+                    return self._progress_reply(201 if p.received >= p.video_size else 206, p), False
             p.sha = sha
             p.received += length
             p.content_types.append(headers.get("content-type", ""))

@@ -7,6 +7,9 @@ Each phase is reached deterministically with the emulator's faults, never with t
 - "mid-upload": a no-op fault lets chunk 1 through, chunk 2 is held and dropped;
 - "after the last chunk, before the status answer": every byte is in (`received_bytes`), and
   the first status call is held;
+- "last chunk sent, not yet answered" (SIGKILL and SIGTERM): a slow TikTok (`delay`) has taken
+  every byte but not counted or answered them; the chunk completes at TikTok on its own, and the
+  next start waits for that instead of publishing anew (issue 12.1);
 - "after PUBLISH_COMPLETE, before the delete": the video is made immutable (`chattr +i`: root
   ignores permissions, not that), so the service records the post as published and cannot delete;
   the kill then finds exactly the disk state of a crash between the two steps (record
@@ -42,10 +45,13 @@ class TestSigkillAtEachPhase:
         svc = make_service(limits=FAST_LIMITS, settle=0.2).start()
         svc.login()
         emulator.inject("upload", delay=HOLD, drop=True)   # the first PUT: held, then never answered
-        video, sidecar, digest = drop_pair(svc.inbox, "first")
+        # More than one chunk: the held first PUT keeps the final bytes (in the last chunk) from
+        # ever starting, which the record says, so TikTok provably cannot complete this upload.
+        video, sidecar, digest = drop_pair(svc.inbox, "first", big=True)
         wait_faults_applied(emulator, 1)
         rec = wait_record(svc.state_dir, "uploading")
         assert [p["received_bytes"] for p in emulator.posts()] == [0]
+        assert rec["final_sent"] is False
         svc.kill()
 
         svc2 = restart(make_service, svc)
@@ -53,7 +59,7 @@ class TestSigkillAtEachPhase:
         assert "before a restart" in task["error"] and "instead of publishing it again" in task["error"]
         assert video.exists() and sidecar.exists(), "nothing is deleted before TikTok says it is published"
         svc2.login()
-        svc2.wait_state("first.mp4", "published")
+        svc2.wait_state("first.mp4", "published", timeout=120)
         posts = complete_posts(emulator)
         assert len(posts) == 1 and posts[0]["sha256"] == digest
         assert posts[0]["publish_id"] != rec["publish_id"], "the cut-off upload never became a post"
@@ -134,6 +140,73 @@ class TestSigkillAtEachPhase:
         assert len(posts) == 1 and posts[0]["sha256"] == digest
         assert inits(emulator) == 1
         assert "published" in svc2.log_text()
+
+
+def wait_last_chunk_taken_unanswered(emulator, video) -> dict:
+    """TikTok has every byte of the (single) chunk, but has neither counted nor answered it."""
+    size = video.stat().st_size
+    wait_until(lambda: emulator.stats()["upload_bytes"] >= size, 30, "the emulator to hold every byte")
+    [post] = emulator.posts()
+    assert post["received_bytes"] == 0 and post["status"] == "PROCESSING_UPLOAD", \
+        "the held chunk must not count yet (status shows fewer bytes than the video: no proof of a cut-off)"
+    return post
+
+
+class TestLastChunkSentNotAnswered:
+    """Issue 12.1: the service dies while TikTok has the last chunk but has not answered. The
+    held chunk completes at TikTok on its own; the next start must wait for that, not init again."""
+
+    @pytest.mark.parametrize("how", ["sigkill", "sigterm"])
+    def test_it_waits_for_tiktok_and_posts_once(self, make_service, emulator, how):
+        svc = make_service(limits=FAST_LIMITS, settle=0.2).start()
+        svc.login()
+        emulator.inject("upload", delay=8)   # a slow TikTok: takes the bytes, counts and answers 8 s later
+        video, sidecar, digest = drop_pair(svc.inbox, "slow")
+        post = wait_last_chunk_taken_unanswered(emulator, video)
+        assert wait_record(svc.state_dir, "uploading")["final_sent"] is True
+        if how == "sigkill":
+            svc.kill()
+        else:
+            assert svc.stop(timeout=15) == 0
+            assert "upload abandoned for shutdown" in svc.log_text()
+        assert video.exists() and sidecar.exists()
+
+        svc2 = restart(make_service, svc)
+        svc2.login()
+        svc2.wait_state("slow.mp4", "published", timeout=60)
+        posts = complete_posts(emulator)
+        assert len(posts) == 1 and posts[0]["sha256"] == digest and posts[0]["publish_id"] == post["publish_id"]
+        assert inits(emulator) == 1, "no second init while TikTok could still complete the first upload"
+        assert "publishing anew" not in svc2.log_text()
+        assert "waiting for its verdict" in svc2.log_text(), "the restart found the upload undecided and waited"
+        wait_until(lambda: not video.exists() and not sidecar.exists(), 10, "both files to be deleted")
+        wait_until(lambda: records(svc2.state_dir) == [], 10, "the publish record to be removed")
+
+    def test_it_stays_processing_refuses_retry_and_publishes_anew_once_the_upload_url_is_dead(
+            self, make_service, emulator):
+        limits = {**FAST_LIMITS, "upload_url_seconds": 8}
+        svc = make_service(limits=limits, settle=0.2).start()
+        svc.login()
+        emulator.inject("upload", delay=HOLD, drop=True)   # the bytes go out, TikTok never takes them
+        video, sidecar, digest = drop_pair(svc.inbox, "lost")
+        wait_faults_applied(emulator, 1)
+        rec = wait_until(lambda: next((r for r in records(svc.state_dir) if r.get("final_sent")), None), 30,
+                         "the record to say the final bytes went out")
+        svc.kill()
+
+        svc2 = make_service(root=svc.root, limits=limits, settle=0.2).start()
+        svc2.login()
+        task = svc2.wait_state("lost.mp4", "processing")
+        assert "TikTok may still post it" in task["error"] and "upload link has expired" in task["error"]
+        answer = svc2.http.post(f"/tasks/{task['id']}/retry", data={"csrf": svc2.csrf()},
+                                headers={"Origin": svc2.url, "Accept": "application/json"})
+        assert answer.status_code == 409 and "can be decided at" in answer.text, answer.text
+        assert inits(emulator) == 1
+        svc2.wait_state("lost.mp4", "published", timeout=60)
+        posts = complete_posts(emulator)
+        assert len(posts) == 1 and posts[0]["sha256"] == digest and posts[0]["publish_id"] != rec["publish_id"]
+        assert inits(emulator) == 2
+        assert "cannot complete the earlier upload" in svc2.log_text() or "publishing anew" in svc2.log_text()
 
 
 class TestSigterm:

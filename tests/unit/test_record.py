@@ -39,8 +39,27 @@ class TestRecordStore:
         store.put(rec())
         data = json.loads(next(store.dir.iterdir()).read_text())
         assert set(data) == {"pair", "video", "size", "mtime_ns", "head_tail", "publish_id", "account", "mode",
-                             "init_time", "outcome", "detail", "version"}
+                             "init_time", "outcome", "detail", "version", "final_sent", "sent_file"}
         assert data["account"] != "open-1"
+
+    def test_it_marks_when_the_final_bytes_went_out_with_the_sent_file(self, tmp_path):
+        store = RecordStore(tmp_path)
+        store.put(rec(final_sent=False))
+        assert store.get("sub/clip").may_complete is False
+        store.put(store.get("sub/clip").with_final_sent((1, 2, 10, 3)))
+        back = store.get("sub/clip")
+        assert back.final_sent is True and back.may_complete and back.sent_file == (1, 2, 10, 3)
+        assert back == rec(final_sent=True, sent_file=(1, 2, 10, 3))
+
+    def test_it_reads_a_record_written_before_the_final_bytes_mark_as_maybe_sent(self, tmp_path):
+        store = RecordStore(tmp_path)
+        store.ensure_dir()
+        old = {k: v for k, v in json.loads(json.dumps(rec().__dict__)).items()
+               if k not in ("final_sent", "sent_file")}
+        store._path("sub/clip").write_text(json.dumps(old))
+        back = store.get("sub/clip")
+        assert back is not None and back.final_sent is None and back.sent_file is None
+        assert back.may_complete, "an old record does not say: TikTok may have every byte"
 
     def test_it_skips_unreadable_records_and_removes_torn_temp_files(self, tmp_path):
         store = RecordStore(tmp_path)
