@@ -264,9 +264,10 @@ class TestIssue16Page:
         page.emulate_media(color_scheme="dark")
         shoot(page, "issue16-uploading-dark")
         page.emulate_media(color_scheme="light")
-        sent = [float(m.group(1)) for t in seen if (m := re.search(r"· ([0-9.]+) of ([0-9.]+) MB", t))]
+        sent = [float(m.group(1)) for t in seen if (m := re.search(r"· ([0-9.]+)\s+of\s+([0-9.]+)\s+MB", t))]
         assert len(set(sent)) >= 2 and sent == sorted(sent), f"the MB sent did not move forward: {seen}"
-        assert re.search(r"\d+ % · [0-9.]+ of [0-9.]+ MB · [0-9.]+ MB/s · \d+ (s|min) left", seen[-1]), seen[-1]
+        assert re.search(r"\d+\s%\s·\s[0-9.]+\sof\s[0-9.]+\sMB\s·\s[0-9.]+\sMB/s\s·\s\d+\s(s|min)\sleft",
+                         seen[-1]), seen[-1]
         expect(row(page, "big.mp4").locator(".badge")).to_have_text("published", timeout=30_000)
         expect(row(page, "big.mp4").locator(".when")).to_contain_text("Published")
         expect(row(page, "big.mp4").locator(".status-text")).to_contain_text("only you can see it")

@@ -174,12 +174,14 @@
     return Math.round(secs / 3600) + " h left";
   }
   function progressText(t, p, rate) {
-    var out = Math.round(p * 100) + " %";
-    if (typeof t.size !== "number") return out;
-    var sent = typeof t.bytes_sent === "number" ? t.bytes_sent : Math.floor(p * t.size);
-    out += " · " + mb(Math.min(sent, t.size)) + " of " + mb(t.size) + " MB";
-    if (rate) out += " · " + mb(rate) + " MB/s · " + left((t.size - sent) / rate);
-    return out;
+    var out = [Math.round(p * 100) + " %"];
+    if (typeof t.size === "number") {
+      var sent = typeof t.bytes_sent === "number" ? t.bytes_sent : Math.floor(p * t.size);
+      out.push(mb(Math.min(sent, t.size)) + " of " + mb(t.size) + " MB");
+      if (rate) out.push(mb(rate) + " MB/s", left((t.size - sent) / rate));
+    }
+    // each part on one line ("9 s left", never "9 / s left"); lines break only between parts
+    return out.map(function (part) { return part.replace(/ /g, "\u00a0"); }).join(" · ");
   }
   function statusText(t) {  // mirrors views._status_text
     if (t.state === "uploading" && typeof t.progress !== "number") return "Starting the upload to TikTok.";
