@@ -258,3 +258,11 @@ def test_the_service_reads_the_meter_from_the_limiter():
     limiter.record_draft()
     fake_service = SimpleNamespace(client=SimpleNamespace(limiter=limiter))
     assert Service.quota(fake_service) == {"posts": 2, "posts_cap": 15, "drafts": 1, "drafts_cap": 5}  # type: ignore[arg-type]
+
+
+def test_the_csp_lets_thumbnails_and_the_preview_video_load_from_self_only():
+    from ralph_watch.web.security import SECURITY_HEADERS
+    csp = dict(part.strip().split(" ", 1) for part in SECURITY_HEADERS["Content-Security-Policy"].split(";")
+               if part.strip())
+    assert csp["img-src"] == "'self'" and csp["script-src"] == "'self'"
+    assert "media-src" not in csp and csp["default-src"] == "'self'", "the <video> falls back to default-src 'self'"
