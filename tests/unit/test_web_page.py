@@ -20,7 +20,7 @@ from ralph_watch.clock import FakeClock as PlainClock
 from ralph_watch.tasks import State, Task, TaskBoard
 from ralph_watch.web import views
 from tests.support.fake_backend import START
-from tests.unit.test_client import client, clock, fake, logged_in  # noqa: F401  (fixtures)
+from tests.unit.test_client import FakeTikTok, make_client
 from tests.unit.test_web_app import World
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -94,13 +94,16 @@ class TestJsonFields:
         second = world.app.get("/api/tasks", headers={"If-None-Match": first.headers["ETag"]})
         assert second.status_int == 200 and second.json[0]["post_url"].startswith("https://www.tiktok.com/@ralph.w/")
 
-    def test_the_client_keeps_the_handle_from_creator_info_and_forgets_it_at_logout(self, logged_in):
+    def test_the_client_keeps_the_handle_from_creator_info_and_forgets_it_at_logout(self):
         # The Account (from the login's user info) has no username; creator_info does.
+        logged_in = make_client(FakeTikTok(), PlainClock())
+        logged_in.exchange_code("good-code", code_verifier="v" * 43)
         assert logged_in.creator_username is None
         logged_in.creator_info()
         assert logged_in.creator_username == "ralph"
         logged_in.logout()
         assert logged_in.creator_username is None
+        logged_in.close()
 
 
 class TestOrder:
