@@ -311,11 +311,13 @@ class Publisher:
         task = self.board.get(task_id)
         video = task.video if task else None
 
+        self.board.update(task_id, bytes_sent=None)   # a new upload: no bytes of an earlier one
+
         def report(sent: int, total: int) -> None:
             frac = sent / total if total else 1.0
             if frac - last[0] >= 0.01 or sent >= total:
                 last[0] = frac
-                self.board.update(task_id, progress=round(frac, 4))
+                self.board.update(task_id, progress=round(frac, 4), bytes_sent=int(sent))  # the page's MB/s
             if not lines:
                 lines.append(ProgressLog(total=total, first=sent, started=self.clock.monotonic()))
             line = lines[0].line(sent, self.clock.monotonic())

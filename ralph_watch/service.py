@@ -786,7 +786,9 @@ class Service:
         acc = self.client.account
         if acc is None or not self.client.logged_in:
             return None
-        return {"nickname": acc.nickname, "username": getattr(acc, "username", None), "avatar": self._avatar is not None,
+        # The handle comes from creator_info (the Account has none): post links then carry the @handle.
+        return {"nickname": acc.nickname, "username": self.client.creator_username or None,
+                "avatar": self._avatar is not None,
                 "access_expires_at": acc.access_expires_at, "refresh_expires_at": acc.refresh_expires_at,
                 "scopes": sorted(acc.scopes)}
 
@@ -879,6 +881,12 @@ class Service:
             self.queues.release(t.key, now=self.clock.now())
             self.board.update(t.id, due=self.clock.now(), held=True, error=None)
         self._wake()
+
+    def quota(self) -> dict:
+        """The daily-cap meter: direct posts in the last 24 h and pending drafts, out of their caps."""
+        lim = self.client.limiter   # replaced at each login: read it through the client every time
+        return {"posts": lim.daily_posts.count(), "posts_cap": lim.daily_posts.limit,
+                "drafts": lim.pending_drafts.count(), "drafts_cap": lim.pending_drafts.limit}
 
     def pause(self) -> None:
         self._paused = True

@@ -73,6 +73,10 @@ class Task:
     publish_id: str | None = None
     post_id: str | None = None
     attempts: int = 0
+    bytes_sent: int | None = None         # bytes TikTok has taken so far, while uploading
+    published_at: datetime | None = None  # when the task last became `published` (set by the board)
+    kept_size: int | None = None          # size and kind (at|cron|now) kept by `finished` for /api/tasks,
+    kept_kind: str | None = None          # once the identity and the parsed sidecar are dropped
     # Not in the JSON: working data of the service.
     cron_key: str | None = None           # canonical cron line of the task's queue
     slot: datetime | None = None          # the cron slot it holds (UTC)
@@ -146,11 +150,13 @@ class TaskBoard:
         with self._cond:
             return [dataclasses.replace(t) for t in self._tasks.values() if pred(t)]
 
-    def listing(self, *, state: str | None = None, limit: int | None = None, offset: int = 0) -> list[Task]:
-        """Tasks in the contract's order: due ascending (null last), then path."""
+    def listing(self, *, state: str | None = None, limit: int | None = None, offset: int = 0,
+                first: frozenset[State] = frozenset()) -> list[Task]:
+        """Tasks in the contract's order: due ascending (null last), then path; tasks in the
+        `first` states (the page's "needs a person") before all others, each group in that order."""
         with self._cond:
             items = [t for t in self._tasks.values() if state is None or t.state.value == state]
-            items.sort(key=_order)
+            items.sort(key=(lambda t: (t.state not in first, *_order(t))) if first else _order)
             items = items[offset: offset + limit if limit is not None else None]
             return [dataclasses.replace(t) for t in items]
 
@@ -177,6 +183,8 @@ class TaskBoard:
         with self._cond:
             if key in self._by_key:
                 raise TransitionError(f"a task for {key} exists already")
+            if state is State.PUBLISHED:
+                values.setdefault("published_at", self._now())
             t = Task(id=str(next(self._ids)), key=key, state=state, **values)
             t.history.append((self._now(), state.value, note))
             t.updated = time.monotonic()
@@ -220,6 +228,8 @@ class TaskBoard:
                 raise TransitionError(f"task {t.id} ({t.key}): {t.state} -> {to} is not allowed")
             old = t.state
             t.state = to
+            if to is not old:  # published_at says when it went out, and only while it is out
+                t.published_at = self._now() if to is State.PUBLISHED else None
             for k, v in values.items():
                 setattr(t, k, v)
             t.history.append((self._now(), to.value, note))
@@ -277,6 +287,13 @@ def finished(t: Task) -> None:
     keeps its latest entry (it is shown nowhere; the log has every transition). The fields of
     `to_json`, the notes and the follow-up stay.
     """
+    sc = t.sidecar_data
+    size = getattr(t.identity, "size", None)
+    if isinstance(size, int):
+        t.kept_size = size
+    if sc is not None or t.cron_key:
+        t.kept_kind = "cron" if (t.cron_key or getattr(sc, "cron", None)) else (
+            "at" if getattr(sc, "at", None) is not None else "now")
     t.sidecar_data = None
     t.video_info = None
     t.identity = None

@@ -304,6 +304,8 @@ class TikTokClient:
         self._refresh_lock = threading.Lock()
         self._tokens: _Tokens | None = None
         self._account: Account | None = None
+        # The @handle from the last creator_info: the login's user info has none (post links need it).
+        self.creator_username: str | None = None
         # Has the app passed TikTok's audit? config tiktok.audited; None = unknown. TikTok's first
         # unaudited_client_can_only_post_to_private_accounts answer makes it False for this run.
         self.audited: bool | None = audited
@@ -333,6 +335,7 @@ class TikTokClient:
         with self._state_lock:
             old, self._tokens = self._tokens, None
             self._account = None
+            self.creator_username = None
         _unmask(old)
 
     def _install(self, body: dict[str, Any], *, granted_scopes: str | None = None) -> None:
@@ -594,6 +597,7 @@ class TikTokClient:
             rule = LOCAL_ERRORS["creator_cannot_post"]
             raise TikTokError("creator_cannot_post", action=rule.action, hint=rule.hint, log_id=log_id,
                               retry_after=self.limits.window_seconds)
+        self.creator_username = str(data.get("creator_username") or "") or self.creator_username
         return CreatorInfo(
             nickname=str(data.get("creator_nickname") or ""),
             username=str(data.get("creator_username") or ""),

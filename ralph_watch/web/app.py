@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import hashlib
 import json
 import logging
 import math
@@ -303,6 +304,9 @@ class _WebApp:
         if not page_text.isdigit() or int(page_text) < 1 or len(page_text) > 6:
             raise self._message(400, "Bad page", f"page must be a whole number from 1, not {page_text!r}.")
         page = int(page_text)
+        order = q.getunicode("order") or "attention"
+        if order not in views.ORDERS:
+            raise self._message(400, "Unknown order", f"order must be one of {', '.join(views.ORDERS)}, not {order[:40]!r}.")
         self._session(create=True)
         now = self.clock.now()
         board = self.backend.board
@@ -311,16 +315,19 @@ class _WebApp:
         # With 10,000 tasks, counting, sorting and the quota warnings cost tens of ms; reuse them
         # while the board is unchanged, within the same second (relative times stay right).
         paused = bool(self._safe(lambda: self.backend.paused, False))
-        key = (board.version, state, page, username, paused, int(now.timestamp()))
+        key = (board.version, state, page, username, paused, int(now.timestamp()), order)
         with self._api_lock:
             model = self._page_cache.get(key)
         if model is None:
             with self._page_build_lock:   # one request builds, the others wait for it (no stampede)
-                model = self._page_model(key, board=board, state=state, page=page, now=now, username=username)
+                model = self._page_model(key, board=board, state=state, page=page, now=now, username=username,
+                                         order=order)
         return self._page(
             "index", title="Status", account=account, state=state, page=page, states=_STATES,
             paused=paused, music_url=views.MUSIC_USAGE_URL, tz_name=getattr(self.tz, "key", str(self.tz)),
-            emulator_url=self._emulator_url(),
+            emulator_url=self._emulator_url(), order=order, action_label=views.action_label,
+            quota=views.quota_view(self._safe(self.backend.quota, None)),
+            banners=views.banners(paused=paused, logged_in=account is not None, health=model["health"]),
             page_size=views.PAGE_SIZE, **model,
         )
 
@@ -333,13 +340,14 @@ class _WebApp:
         return base.rstrip("/") + "/" if host in ("127.0.0.1", "localhost", "::1") else None
 
     def _page_model(self, key: tuple, *, board: Any, state: str | None, page: int, now: Any,
-                    username: str | None) -> dict[str, Any]:
+                    username: str | None, order: str = "attention") -> dict[str, Any]:
         with self._api_lock:
             model = self._page_cache.get(key)
         if model is None:
             counts = board.counts()
             total = counts.get(state, 0) if state else sum(counts.values())
-            tasks = board.listing(state=state, limit=views.PAGE_SIZE, offset=(page - 1) * views.PAGE_SIZE)
+            tasks = board.listing(state=state, limit=views.PAGE_SIZE, offset=(page - 1) * views.PAGE_SIZE,
+                                  first=views.ATTENTION if order == "attention" else frozenset())
             rows = [views.task_row(t, now=now, tz=self.tz, username=username) for t in tasks]
             ok, health = self._safe(self.backend.health, (False, {"reason": "the service did not report its health"}))
             model = {"counts": counts, "total": total, "rows": rows,
@@ -515,7 +523,8 @@ class _WebApp:
         if action == "cancel" and not _wants_json() and request.forms.get("confirmed") != "yes":
             # Without JavaScript the confirmation is a page of its own (with JS: confirm()).
             return self._page("confirm", title="Cancel?", task_id=task_id, name=name,
-                              title_text=(task.title or "") if task else "")
+                              title_text=(task.title or "") if task else "",
+                              files=[f for f in ((task.video, task.sidecar) if task else ()) if f])
         try:
             getattr(self.backend, method)(task_id)
         except ActionError as exc:
@@ -541,20 +550,26 @@ class _WebApp:
 
     # -- JSON ---------------------------------------------------------------------------
     def api_tasks(self) -> str:
-        state, limit, offset = self._task_params()
+        state, limit, offset, order = self._task_params()
         board = self.backend.board
         version = board.version  # read before listing: an ETag never claims newer data than it has
-        etag = f'"v{version}-{state or "all"}-{"" if limit is None else limit}-{offset}"'
+        # post_url carries the creator's handle, so a new handle is new data too
+        account = views.account_view(self._safe(self.backend.account, None), now=self.clock.now(), tz=self.tz)
+        username = account["username"] if account else None
+        handle = hashlib.sha256((username or "").encode()).hexdigest()[:8]
+        etag = f'"v{version}-{state or "all"}-{"" if limit is None else limit}-{offset}-{order}-{handle}"'
         response.set_header("ETag", etag)
         response.set_header("Vary", "Accept-Encoding")   # large answers go gzip-encoded when asked
         sent = request.get_header("If-None-Match") or ""
         if etag in [t.strip().removeprefix("W/") for t in sent.split(",")]:
             raise _Reply(304, "")
-        key = (version, state, limit, offset)
+        key = (version, state, limit, offset, order, username)
         with self._api_lock:
             cached = self._api_cache.get(key)
         if cached is None:
-            body = json.dumps([t.to_json() for t in board.listing(state=state, limit=limit, offset=offset)],
+            first = views.ATTENTION if order == "attention" else frozenset()
+            body = json.dumps([views.task_json(t, username=username)
+                               for t in board.listing(state=state, limit=limit, offset=offset, first=first)],
                               ensure_ascii=False).encode("utf-8", "ralph-watch-json")
             # 10,000 tasks are ~3 MB of JSON: compressed once per board version, sent ~15x smaller.
             cached = (body, gzip.compress(body, compresslevel=1, mtime=0) if len(body) > _GZIP_MIN else None)
@@ -567,17 +582,20 @@ class _WebApp:
             return gz
         return body
 
-    def _task_params(self) -> tuple[str | None, int | None, int]:
+    def _task_params(self) -> tuple[str | None, int | None, int, str]:
         q = request.query
-        unknown = sorted(set(q.keys()) - {"state", "limit", "offset"})
+        unknown = sorted(set(q.keys()) - {"state", "limit", "offset", "order"})
         if unknown:
-            raise self._bad_param(f"unknown parameter {unknown[0]!r}; known are state, limit, offset")
+            raise self._bad_param(f"unknown parameter {unknown[0]!r}; known are state, limit, offset, order")
+        order = q.getunicode("order") or "due"   # the contract's default; the page asks for "attention"
+        if order not in views.ORDERS:
+            raise self._bad_param(f"order={order[:40]!r} is not an order; use one of {', '.join(views.ORDERS)}")
         state = q.getunicode("state") or None
         if state is not None and state not in _STATES:
             raise self._bad_param(f"state={state!r} is not a task state; use one of {', '.join(_STATES)}")
         limit = self._int_param("limit")
         offset = self._int_param("offset") or 0
-        return state, limit, offset
+        return state, limit, offset, order
 
     def _int_param(self, name: str) -> int | None:
         text = request.query.getunicode(name)

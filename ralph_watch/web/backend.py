@@ -67,5 +67,8 @@ class WebBackend(Protocol):
     def health(self) -> tuple[bool, dict]:
         """(ok, {"ok", "paused", "watch_mode", "watch_reason", "inbox_ok", "last_scan", "threads", "reason"})."""
 
+    def quota(self) -> dict:
+        """{"posts", "posts_cap", "drafts", "drafts_cap"}: the limiter's rolling-24 h counts (the page's meter)."""
+
     def warnings(self) -> list[str]:
         """Sentences for the page, e.g. "the queue as scheduled exceeds 15 posts on 2026-12-24"."""

@@ -6,6 +6,8 @@ the real service subprocess and the TikTok emulator on loopback.
     TestActions      cancel through the confirm() dialog; pause and resume
     TestHostileText  a title full of markup, template syntax, bidi marks and emoji shows literally
     TestNoJavaScript the page and the cancel confirmation page without JavaScript
+    TestIssue16Page  live MB/s and time left, both zones, attention first, accessible names, the
+                     preview player, copy caption, the dark theme, no empty labels on a phone
 
 Every test collects the page's console errors and uncaught exceptions and asserts there are
 none, and saves screenshots at 390 px and 1280 px into artifacts/screenshots/ (`shoot` also
@@ -14,6 +16,8 @@ fails when a page is wider than the window). Look at them after changing the pag
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -58,8 +62,15 @@ def row(page, video: str):
     return page.locator("#tasks tbody tr").filter(has=page.locator("td.c-video", has_text=video))
 
 
+# The thumbnail and video routes come from the page-routes branch (issue 16). Until it is merged
+# they answer 404 (or 405: POST /tasks/<id>/<action> exists), which the browser logs as a failed load; that one error is not the page's.
+_MEDIA_ROUTES = "/thumbnail" in (Path(__file__).parents[2] / "ralph_watch" / "web" / "app.py").read_text()
+
+
 def assert_clean(log: PageLog) -> None:
-    assert log.errors == [], f"the page logged errors: {log.errors}"
+    errors = log.errors if _MEDIA_ROUTES else [
+        e for e in log.errors if not ((" 404 " in e or " 405 " in e) and re.search(r"/tasks/\d+/(thumbnail|video)\)$", e))]
+    assert errors == [], f"the page logged errors: {errors}"
 
 
 def scripted(page) -> None:
@@ -152,7 +163,9 @@ class TestActions:
         cancel.click()
         expect(row(page, "later.mp4").locator(".badge")).to_have_text("cancelled")
         expect(page.locator(".flash")).to_contain_text("both files were deleted")
-        assert log.dialogs == [("confirm", "Cancel later.mp4? Both files will be deleted from the inbox.")] * 2
+        # issue 16: the confirmation names the files
+        assert log.dialogs == [("confirm", "Cancel later.mp4? Both files will be deleted from the inbox: "
+                                           "later.mp4 and later.yaml.")] * 2
         assert not (service.inbox / "later.mp4").exists() and not (service.inbox / "later.yaml").exists()
         assert (service.inbox / f"{KEEP}.mp4").exists() and service.task(f"{KEEP}.mp4")["state"] == "scheduled"
         shoot(page, "cancelled")
@@ -223,3 +236,133 @@ class TestNoJavaScript:
             assert_clean(log)
         finally:
             context.close()
+
+
+def rows_in_order(page) -> list[str]:
+    return page.evaluate("() => [...document.querySelectorAll('#tasks tbody tr')].map(r => r.dataset.name)")
+
+
+class TestIssue16Page:
+    def test_progress_moves_with_megabytes_speed_and_time_left_during_a_slow_upload(self, service, emulator,
+                                                                                     page, log):
+        login_by_clicking(page, service.url)
+        # 7 chunks of 10 MB, each held 1.5 s by the emulator: ~10 s of upload, five polls or more.
+        emulator.inject("upload", delay=1.5, times=7)
+        (service.root / "src").mkdir()
+        src = big_mp4(service.root / "src")
+        (service.inbox / "big.yaml").write_text('title: "A big one"\nprivacy: private\n', encoding="utf-8")
+        os.replace(src, service.inbox / "big.mp4")
+        text = row(page, "big.mp4").locator(".progress-text")
+        seen: list[str] = []
+
+        def has_speed() -> bool:
+            if text.count():
+                seen.append(text.text_content() or "")
+            return any("MB/s" in t and "left" in t for t in seen)
+        wait_until(has_speed, 40, "the progress text to show MB/s and time left")
+        shoot(page, "issue16-uploading")
+        page.emulate_media(color_scheme="dark")
+        shoot(page, "issue16-uploading-dark")
+        page.emulate_media(color_scheme="light")
+        sent = [float(m.group(1)) for t in seen if (m := re.search(r"· ([0-9.]+)\s+of\s+([0-9.]+)\s+MB", t))]
+        assert len(set(sent)) >= 2 and sent == sorted(sent), f"the MB sent did not move forward: {seen}"
+        assert re.search(r"\d+\s%\s·\s[0-9.]+\sof\s[0-9.]+\sMB\s·\s[0-9.]+\sMB/s\s·\s\d+\s(s|min)\sleft",
+                         seen[-1]), seen[-1]
+        expect(row(page, "big.mp4").locator(".badge")).to_have_text("published", timeout=30_000)
+        expect(row(page, "big.mp4").locator(".when")).to_contain_text("Published")
+        expect(row(page, "big.mp4").locator(".status-text")).to_contain_text("only you can see it")
+        assert_clean(log)
+
+    def test_times_show_in_the_configured_zone_and_in_the_viewers_own(self, service, browser):
+        drop_pair(service.inbox, "later", f'title: "Later"\nprivacy: private\nat: "{FAR_FUTURE}"\n')
+        service.wait_state("later.mp4", "scheduled")
+        context = browser.new_context(timezone_id="America/New_York", viewport={"width": 1280, "height": 900})
+        try:
+            page = context.new_page()
+            log = watch(page, origin=service.url)
+            page.goto(service.url + "/")
+            due = row(page, "later.mp4").locator("td.c-due")
+            expect(due.locator("time")).to_have_text("2099-01-01 12:00 +01:00")     # the configured zone
+            expect(due.locator(".zone").first).to_have_text("Europe/Berlin")
+            expect(due.locator(".viewer-time")).to_have_text("your time: 2099-01-01 06:00 -05:00 America/New_York")
+            scripted(page)   # redrawn from JSON: still both
+            expect(due.locator(".viewer-time")).to_have_text("your time: 2099-01-01 06:00 -05:00 America/New_York")
+            shoot(page, "issue16-two-zones")
+            assert_clean(log)
+        finally:
+            context.close()
+        plain = browser.new_context(timezone_id="America/New_York", java_script_enabled=False)
+        try:   # without JavaScript only the configured zone
+            page = plain.new_page()
+            page.goto(service.url + "/")
+            expect(row(page, "later.mp4").locator("td.c-due time")).to_have_text("2099-01-01 12:00 +01:00")
+            expect(row(page, "later.mp4").locator(".viewer-time")).to_have_count(0)
+        finally:
+            plain.close()
+
+    def test_attention_rows_come_first_with_names_that_say_what_buttons_do(self, service, page, log):
+        drop_pair(service.inbox, "sample", f'title: "Sample"\nprivacy: private\nat: "{FAR_FUTURE}"\n')
+        drop_pair(service.inbox, "draft", f'title: "Draft caption #tag"\nmode: draft\nat: "{FAR_FUTURE}"\n')
+        drop_pair(service.inbox, "broken", 'title: "Broken"\nprivacy: everyone-please\n')
+        service.wait_state("sample.mp4", "scheduled")
+        service.wait_state("draft.mp4", "scheduled")
+        service.wait_state("broken.mp4", "invalid")
+        page.goto(service.url + "/")
+        assert rows_in_order(page)[0] == "broken.mp4"
+        scripted(page)
+        assert rows_in_order(page)[0] == "broken.mp4", "the script's redraw keeps attention first"
+        expect(page.get_by_role("button", name="Publish sample.mp4 now", exact=True)).to_be_visible()
+        expect(page.get_by_role("button", name="Cancel and delete files of sample.mp4", exact=True)).to_have_text(
+            "Cancel and delete files")
+        expect(page.get_by_role("button", name="Cancel and delete files of broken.mp4", exact=True)).to_be_visible()
+        expect(page.get_by_role("button", name="Copy caption of draft.mp4", exact=True)).to_be_visible()
+        expect(page.get_by_role("link", name="Preview sample.mp4", exact=True)).to_be_visible()
+        expect(row(page, "sample.mp4").locator(".facts-line")).to_have_text(re.compile(r"^\d+:\d\d · \d+×\d+ · "
+                                                                                       r"[0-9.]+ [KM]B$"))
+        buttons = page.locator("#tasks button")
+        for i in range(buttons.count()):   # every button names its video
+            name = buttons.nth(i).get_attribute("aria-label") or ""
+            assert any(v in name for v in ("sample.mp4", "draft.mp4", "broken.mp4")), name
+        expect(page.locator("#counts")).to_contain_text("invalid 1")
+        expect(page.locator("#quota")).to_contain_text("Direct posts, last 24 h: 0 of 15")
+        expect(page.locator("#banner-logged-out")).to_be_visible()
+        # The preview player: the title, privacy and switches as the post will look.
+        page.get_by_role("link", name="Preview sample.mp4", exact=True).click()
+        dialog = page.locator("dialog#player")
+        expect(dialog).to_be_visible()
+        expect(dialog.locator("#player-title")).to_have_text("Sample")
+        expect(dialog.locator("#player-meta")).to_have_text("Who can watch: private · comments off · duet off · "
+                                                            "stitch off")
+        assert dialog.locator("video").get_attribute("src").endswith("/video")
+        if _MEDIA_ROUTES:   # the video route is the page-routes branch's: with it, the player plays
+            wait_until(lambda: dialog.locator("video").evaluate("v => v.readyState >= 1"), 10, "the video to load")
+        shoot(page, "issue16-preview")
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        # Phones: no "Privacy:" or "Mode:" label over an empty cell (the invalid pair has neither).
+        page.set_viewport_size({"width": 390, "height": 900})
+        empty = page.evaluate("() => [...document.querySelectorAll('#tasks td.c-short')]"
+                              ".filter(td => !td.textContent.trim() && getComputedStyle(td).display !== 'none').length")
+        assert empty == 0, "an empty Privacy/Mode cell still shows its label on a phone"
+        page.set_viewport_size({"width": 1280, "height": 900})
+        shoot(page, "issue16-attention")
+        page.emulate_media(color_scheme="dark")
+        shoot(page, "issue16-attention-dark")
+        assert_clean(log)
+
+    def test_the_dark_theme_follows_the_system_setting(self, service, browser):
+        drop_pair(service.inbox, "night", f'title: "Night"\nprivacy: private\nat: "{FAR_FUTURE}"\n')
+        service.wait_state("night.mp4", "scheduled")
+        for scheme, dark in (("light", False), ("dark", True)):
+            context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
+            try:
+                page = context.new_page()
+                log = watch(page, origin=service.url)
+                page.goto(service.url + "/")
+                rgb = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+                level = sum(int(x) for x in re.findall(r"\d+", rgb)[:3]) / 3
+                assert (level < 60) is dark, f"{scheme}: the page background is {rgb}"
+                shoot(page, f"issue16-theme-{scheme}")
+                assert_clean(log)
+            finally:
+                context.close()

@@ -39,6 +39,7 @@ class FakeBackend:
                                                "watch_reason": "inotify works here", "inbox_ok": True,
                                                "last_scan": None, "threads": {}, "reason": ""})
     warning_list: list[str] = field(default_factory=list)
+    quota_answer: dict = field(default_factory=lambda: {"posts": 0, "posts_cap": 15, "drafts": 0, "drafts_cap": 5})
     calls: list[tuple] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -110,3 +111,6 @@ class FakeBackend:
 
     def warnings(self) -> list[str]:
         return list(self.warning_list)
+
+    def quota(self) -> dict:
+        return dict(self.quota_answer)

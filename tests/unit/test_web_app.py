@@ -559,8 +559,10 @@ class TestApiTasks:
         self.fill(world)
         data = world.app.get("/api/tasks").json
         assert [t["video"] for t in data] == ["c.mp4", "a.mp4", "b.mp4", "z.mp4"]
-        assert set(data[0]) == {"id", "video", "sidecar", "state", "title", "privacy", "mode", "due", "progress",
-                                "error", "publish_id", "post_id", "attempts"}
+        # issue 16 adds account, size, bytes_sent, published_at, post_url, kind (and the page's helpers)
+        assert set(data[0]) >= {"id", "video", "sidecar", "state", "title", "privacy", "mode", "due", "progress",
+                                "error", "publish_id", "post_id", "attempts",
+                                "account", "size", "bytes_sent", "published_at", "post_url", "kind"}
         assert data[0]["due"] == "2026-12-24T13:00:00+00:00" and data[0]["state"] == "failed"
         assert data[3]["due"] is None
 

@@ -6,6 +6,13 @@
   % end
   <p>Cancelling deletes <strong>both files</strong> of this pair from the inbox (and, in a synced
   folder, from every synced device). This cannot be undone.</p>
+  % if files:
+  <ul class="files" aria-label="Files that will be deleted">
+    % for f in files:
+    <li><code>{{f}}</code></li>
+    % end
+  </ul>
+  % end
   <div class="actions">
     <form method="post" action="/tasks/{{task_id}}/cancel" class="inline">
       <input type="hidden" name="csrf" value="{{csrf}}">

@@ -1,4 +1,13 @@
 % rebase('base')
+<div id="banners">
+  <p class="banner banner-warn" id="banner-paused" role="status"{{'' if banners['paused'] else ' hidden'}}>Publishing is
+    paused: nothing is sent to TikTok until you press “Resume publishing”. Due videos wait as scheduled.</p>
+  <p class="banner banner-warn" id="banner-logged-out" role="status"{{'' if banners['logged_out'] else ' hidden'}}>The
+    TikTok account is logged out: nothing is published until you log in with TikTok below.</p>
+  <p class="banner banner-danger" id="banner-inbox" role="alert"{{'' if banners['inbox_lost'] else ' hidden'}}>The
+    inbox folder cannot be read (is its disk or network share still mounted?): new videos are not seen and
+    nothing is deleted until it is back.</p>
+</div>
 <section class="card account" id="account" data-logged-in="{{'yes' if account else 'no'}}">
 % if account:
   <div class="who">
@@ -75,6 +84,29 @@
   % end
 </section>
 
+<section class="card summary" id="summary" aria-label="Summary">
+  <ul class="counts" id="counts">
+    % for s in states:
+    %   if counts.get(s):
+    <li><span class="badge s-{{s}}">{{s}}</span> <span class="n">{{counts[s]}}</span></li>
+    %   end
+    % end
+    % if not counts:
+    <li class="muted">no tasks yet</li>
+    % end
+  </ul>
+  % if quota:
+  <div class="quota" id="quota">
+    <label>Direct posts, last 24 h: <strong>{{quota['posts']}} of {{quota['posts_cap']}}</strong>
+      <meter min="0" max="{{quota['posts_cap']}}" value="{{quota['posts']}}" low="{{quota['posts_cap'] * 2 // 3}}"
+             high="{{quota['posts_cap'] - 1}}" optimum="0">{{quota['posts']}} of {{quota['posts_cap']}}</meter></label>
+    <label>Pending drafts: <strong>{{quota['drafts']}} of {{quota['drafts_cap']}}</strong>
+      <meter min="0" max="{{quota['drafts_cap']}}" value="{{quota['drafts']}}" low="{{quota['drafts_cap'] * 2 // 3}}"
+             high="{{quota['drafts_cap'] - 1}}" optimum="0">{{quota['drafts']}} of {{quota['drafts_cap']}}</meter></label>
+  </div>
+  % end
+</section>
+
 <section class="card tasks">
   <h2>Tasks</h2>
   <nav class="filters" id="filters" aria-label="Filter by state" data-states="{{' '.join(states)}}">
@@ -85,28 +117,56 @@
     %   end
     % end
   </nav>
+  <p class="order" id="order">
+    % oq = ('state=' + state + '&') if state else ''
+    % if order == 'attention':
+    Needing a person first · <a href="/?{{oq}}order=due">due order</a>
+    % else:
+    <a href="/?{{oq}}order=attention">needing a person first</a> · due order
+    % end
+  </p>
   <div class="scroll">
-  <table id="tasks" data-state="{{state or ''}}" data-limit="{{page_size}}" data-offset="{{(page - 1) * page_size}}"
+  <table id="tasks" data-state="{{state or ''}}" data-order="{{order}}" data-limit="{{page_size}}" data-offset="{{(page - 1) * page_size}}"
          data-tz="{{tz_name}}" data-post-base="{{'https://www.tiktok.com/@' + account['username'] + '/video/' if account and account['username'] else 'https://www.tiktok.com/video/'}}">
     <thead>
       <tr><th>Video</th><th>Title</th><th>Privacy</th><th>Mode</th><th>Due ({{tz_name}})</th><th>State</th><th>Actions</th></tr>
     </thead>
     <tbody>
     % for r in rows:
-      <tr id="task-{{r.id}}" data-id="{{r.id}}" data-name="{{r.video}}" data-note="{{r.note}}">
-        <td data-label="Video" class="c-video">{{r.video}}</td>
+      <tr id="task-{{r.id}}" data-id="{{r.id}}" data-name="{{r.video}}" data-note="{{r.note}}"
+          data-files="{{' and '.join(r.files)}}" class="{{'attention' if r.attention else ''}}">
+        <td data-label="Video" class="c-video">
+          % if r.has_video:
+          <img class="thumb" src="/tasks/{{r.id}}/thumbnail" alt="" loading="lazy" width="48" height="64">
+          % end
+          <span class="name">{{r.video}}</span>
+          % if r.facts:
+          <span class="facts-line">{{r.facts}}</span>
+          % end
+          % if r.has_video:
+          <a class="preview" href="/tasks/{{r.id}}/video" aria-label="Preview {{r.video}}"
+             data-title="{{r.title}}" data-privacy="{{r.privacy}}" data-mode="{{r.mode}}" data-switches="{{r.switches}}">Preview</a>
+          % end
+        </td>
         <td data-label="Title" class="c-title">{{r.title}}</td>
         <td data-label="Privacy" class="c-short">{{r.privacy}}</td>
         <td data-label="Mode" class="c-short">{{r.mode}}</td>
         <td data-label="Due" class="c-due">
           % if r.due_text:
-          <time datetime="{{r.due_iso}}">{{r.due_text}}</time> <span class="rel">{{r.due_relative}}</span>
+          <time class="dual" datetime="{{r.due_iso}}">{{r.due_text}}</time> <span class="zone">{{tz_name}}</span> <span class="rel">{{r.due_relative}}</span>
           % end
         </td>
-        <td data-label="State">
+        <td data-label="State" class="c-state">
           <span class="badge s-{{r.state}}">{{r.state}}</span>
           % if r.progress is not None:
           <progress max="1" value="{{'%.3f' % r.progress}}">{{'%d %%' % round(r.progress * 100)}}</progress>
+          <span class="progress-text">{{r.progress_text}}</span>
+          % end
+          % if r.published_text:
+          <p class="when">Published <time class="dual" datetime="{{r.published_iso}}">{{r.published_text}}</time> <span class="zone">{{tz_name}}</span></p>
+          % end
+          % if r.status_text:
+          <p class="status-text">{{r.status_text}}</p>
           % end
           % if r.error:
           <p class="error">{{r.error}}</p>
@@ -115,18 +175,22 @@
           <p class="note">{{r.note}}</p>
           % end
           % if r.post_url:
-          <a class="post" href="{{r.post_url}}" rel="noopener noreferrer" target="_blank">View post</a>
+          <a class="post" href="{{r.post_url}}" rel="noopener noreferrer" target="_blank" aria-label="View {{r.video}} on TikTok">View on TikTok</a>
+          % end
+          % if r.copy_caption:
+          <button type="button" class="copy" data-caption="{{r.title}}" aria-label="Copy caption of {{r.video}}" hidden>Copy caption</button>
           % end
         </td>
         <td class="c-actions">
           % for a in r.actions:
+          % text, label = action_label(a, r.video)
           <form method="post" action="/tasks/{{r.id}}/{{a}}" class="inline"
             % if a == 'cancel':
-                data-confirm="Cancel {{r.video}}? Both files will be deleted from the inbox."
+                data-confirm="Cancel {{r.video}}? Both files will be deleted from the inbox: {{' and '.join(r.files) or r.video}}."
             % end
           >
             <input type="hidden" name="csrf" value="{{csrf}}">
-            <button type="submit" class="{{'danger' if a == 'cancel' else ''}}">{{ {'cancel': 'Cancel', 'retry': 'Retry', 'publish-now': 'Publish now'}[a] }}</button>
+            <button type="submit" class="{{'danger' if a == 'cancel' else ''}}" aria-label="{{label}}">{{text}}</button>
           </form>
           % end
         </td>
@@ -138,9 +202,22 @@
   % if not rows:
   <p class="muted" id="empty">No tasks{{' in state ' + state if state else ''}}. Drop a video and its .yaml sidecar into the inbox.</p>
   % end
+  <dialog id="player" aria-labelledby="player-title"
+          data-who="{{('@' + account['username']) if account and account['username'] else (account['nickname'] if account else 'your TikTok account')}}">
+    <div class="phone">
+      <video controls playsinline preload="metadata"></video>
+      <div class="overlay">
+        <p class="who" id="player-who"></p>
+        <p class="caption" id="player-title"></p>
+      </div>
+    </div>
+    <p class="player-meta" id="player-meta"></p>
+    <form method="dialog"><button type="submit">Close preview</button></form>
+  </dialog>
   % if pages > 1:
   <nav class="pager" aria-label="Pages">
     % q = ('state=' + state + '&') if state else ''
+    % q += ('order=' + order + '&') if order != 'attention' else ''
     % if page > 1:
     <a href="/?{{q}}page={{page - 1}}">← earlier</a>
     % end
