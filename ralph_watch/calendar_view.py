@@ -104,10 +104,12 @@ def build(items: Iterable[Item], *, now: datetime, tz: ZoneInfo, limits: Limits,
         for n in range(days):
             lo, hi = starts[n], starts[n + 1]
             found: list[datetime] = []
-            for slot in cron_slots(spec, max(lo, now) - timedelta(microseconds=1), tz):
+            for slot in cron_slots(spec, lo - timedelta(microseconds=1), tz):  # the whole day decides density
                 if slot >= hi or len(found) > DENSE:
                     break
                 found.append(slot)
+            dense = len(found) > DENSE
+            found = [s for s in found if s >= now]  # today's passed slots are not drawn
             held_here = sorted((i for (k, due), i in holders.items() if k == line and lo <= due < hi),
                                key=lambda i: i.due)  # type: ignore[arg-type, return-value]
             for i in held_here:
@@ -120,9 +122,9 @@ def build(items: Iterable[Item], *, now: datetime, tz: ZoneInfo, limits: Limits,
                     item is None or item.direct) else False
                 return Slot(at=at, time=f"{at.astimezone(tz):%H:%M}", item=item, over_cap=over)
 
-            if len(found) > DENSE:
+            if dense:
                 shown = [slot_of(i.due, i) for i in held_here[:SHOWN_HELD]]  # type: ignore[arg-type]
-                per_day[n][line] = QueueDay(line=line, dense=True, first=f"{found[0].astimezone(tz):%H:%M}",
+                per_day[n][line] = QueueDay(line=line, dense=True, first=f"{found[0].astimezone(tz):%H:%M}" if found else None,
                                             held=tuple(shown), more_held=max(0, len(held_here) - SHOWN_HELD))
             else:
                 by_at = {i.due: i for i in held_here}

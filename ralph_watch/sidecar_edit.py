@@ -12,6 +12,7 @@ Rules for the text:
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, datetime
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
@@ -26,6 +27,8 @@ CHOICE_KEYS: tuple[str, ...] = ("privacy", "at", "cron", "promotion", "mode")
 FORM_KEYS: tuple[str, ...] = ("title", *CHOICE_KEYS, *BOOL_KEYS)
 PRIVACY_CHOICES: tuple[str, ...] = ("public", "friends", "followers", "private")
 _BOM = "\ufeff"
+_WORD = re.compile(r"^[A-Za-z][A-Za-z_]*$")
+_YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
 
 
 class EditRefused(Exception):
@@ -95,7 +98,6 @@ def rewrite(text: str | None, form: Mapping[str, str], *, defaults: Mapping[str,
         return render_sidecar({k: (v if v != "" or k == "title" else None) for k, v in values.items()
                                if not (k in BOOL_KEYS and v is _bool(defaults.get(k)))})
     from ruamel.yaml.comments import CommentedMap
-    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
     bom = text.startswith(_BOM)
     body = text[1:] if bom else text
@@ -127,10 +129,10 @@ def rewrite(text: str | None, form: Mapping[str, str], *, defaults: Mapping[str,
                 del doc[key]
                 changed = True
             elif _text(doc[key]) != new:
-                doc[key] = DoubleQuotedScalarString(new)
+                doc[key] = _scalar(key, new)
                 changed = True
         elif new != before[key] and not (new == "" and key != "title"):
-            doc[key] = new if key in BOOL_KEYS else DoubleQuotedScalarString(new)
+            doc[key] = new if key in BOOL_KEYS else _scalar(key, new)
             changed = True
     if not changed:
         return text
@@ -140,6 +142,15 @@ def rewrite(text: str | None, form: Mapping[str, str], *, defaults: Mapping[str,
     if result.strip() == "{}":
         result = ""
     return (_BOM if bom else "") + result
+
+
+def _scalar(key: str, value: str) -> Any:
+    """Choices that are plain words stay plain (privacy: public); everything else is quoted."""
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    if key in ("privacy", "promotion", "mode") and _WORD.match(value) and value.lower() not in _YAML_WORDS:
+        return value
+    return DoubleQuotedScalarString(value)
 
 
 def check(text: str, *, path: str, tz: ZoneInfo, defaults: Mapping[str, Any]) -> Sidecar:
