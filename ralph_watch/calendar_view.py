@@ -20,11 +20,12 @@ from zoneinfo import ZoneInfo
 from .limits import Limits
 from .schedule import cron_slots, parse_cron
 
-__all__ = ["Item", "Slot", "QueueDay", "Day", "build", "DENSE", "DAYS"]
+__all__ = ["Item", "Slot", "QueueDay", "Day", "build", "DENSE", "DAYS", "SHOWN_AT"]
 
 DAYS = 14
 DENSE = 12          # more slots than this on one day: one line for the queue that day
 SHOWN_HELD = 20     # pairs named on a dense line; the rest are counted
+SHOWN_AT = 50       # `at` pairs listed per day; the rest are counted (the status page lists them all)
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,9 @@ class QueueDay:
 class Day:
     day: date
     label: str                  # "Thu 24 Dec 2026"
-    items: tuple[Slot, ...] = ()    # at / now pairs
+    items: tuple[Slot, ...] = ()    # at / now pairs (at most SHOWN_AT)
     queues: tuple[QueueDay, ...] = ()
+    more_items: int = 0
 
     @property
     def empty(self) -> bool:
@@ -133,9 +135,9 @@ def build(items: Iterable[Item], *, now: datetime, tz: ZoneInfo, limits: Limits,
     out: list[Day] = []
     for n, d in enumerate(dates):
         lo, hi = starts[n], starts[n + 1]
-        own = tuple(Slot(at=i.due, time=f"{i.due.astimezone(tz):%H:%M}", item=i,  # type: ignore[union-attr]
+        own = list(Slot(at=i.due, time=f"{i.due.astimezone(tz):%H:%M}", item=i,  # type: ignore[union-attr]
                          over_cap=i.direct and _over(posts, max(i.due, now), limits=limits))  # type: ignore[type-var]
                     for i in pending if i.id not in taken and lo <= i.due < hi)  # type: ignore[operator]
-        out.append(Day(day=d, label=f"{d:%a %d %b %Y}", items=own,
-                       queues=tuple(per_day[n][k] for k in sorted(per_day[n]))))
+        out.append(Day(day=d, label=f"{d:%a %d %b %Y}", items=tuple(own[:SHOWN_AT]),
+                       queues=tuple(per_day[n][k] for k in sorted(per_day[n])), more_items=max(0, len(own) - SHOWN_AT)))
     return out

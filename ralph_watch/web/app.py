@@ -596,7 +596,7 @@ class _WebApp:
         self.thumbs: ByteLRU[tuple] = ByteLRU()        # (task id, file identity, cover) -> JPEG
         self._thumb_slots = threading.BoundedSemaphore(2)  # decoding is CPU: two at a time
         self._thumbs_seen = -1                          # board version of the last prune
-        self._calendar_cache: tuple[tuple, list] | None = None
+        self._calendar_cache: tuple[tuple, str] | None = None   # (version, minute) -> days HTML
 
     def forget_task(self, task_id: str) -> None:
         """The task is published, cancelled or gone: its thumbnail leaves memory."""
@@ -681,13 +681,14 @@ class _WebApp:
         key = (board.version, int(now.timestamp()) // 60)
         cached = self._calendar_cache
         if cached is not None and cached[0] == key:
-            days = cached[1]
-        else:
+            html = cached[1]
+        else:  # the days' HTML is the same for every viewer: built once per board version and minute
             days = calendar_view.build(_calendar_items(board, now), now=now, tz=self.tz,
                                        limits=self.config.tiktok.limits, posted=_posted(board, now))
-            self._calendar_cache = (key, days)
+            html = render("calendar_days", days=days, dense=calendar_view.DENSE)
+            self._calendar_cache = (key, html)
         self._session(create=True)
-        return self._page("calendar", title="Calendar", days=days, tz_name=getattr(self.tz, "key", str(self.tz)),
+        return self._page("calendar", title="Calendar", days_html=html, tz_name=getattr(self.tz, "key", str(self.tz)),
                           dense=calendar_view.DENSE, daily=self.config.tiktok.limits.daily_posts)
 
     def _edit_page(self, task: Any, values: dict[str, Any], problems: list[str], *, rel: str, exists: bool,

@@ -133,3 +133,11 @@ class TestCalendarRoute:
         assert "Slots all day" in text
         assert 'href="/calendar"' in app.get("/").text
         assert "<script" not in text.split("</head>")[1]
+
+
+def test_a_crowded_day_lists_its_first_pairs_and_counts_the_rest():
+    from ralph_watch.calendar_view import SHOWN_AT
+    items = [Item(str(i), f"v{i:03}.mp4", "scheduled", local(2026, 12, 25, 8) + timedelta(seconds=i))
+             for i in range(SHOWN_AT + 7)]
+    day = build(items, now=NOW, tz=TZ, limits=Limits(daily_posts=1000))[1]
+    assert len(day.items) == SHOWN_AT and day.more_items == 7 and day.items[0].item.name == "v000.mp4"
