@@ -609,8 +609,14 @@ class _WebApp:
             self._thumbs_seen = version
             return
         self._thumbs_seen = version
-        live = {t.id for t in board.select(lambda t: t.state not in (State.PUBLISHED, State.CANCELLED))}
-        self.thumbs.drop_where(lambda k: k[0] not in live)
+        # Only the cached ids are looked up: the cache is small, the board may hold 10,000 tasks.
+        gone = set()
+        for task_id in {k[0] for k in self.thumbs.keys()}:
+            t = board.get(task_id)
+            if t is None or t.state in (State.PUBLISHED, State.CANCELLED):
+                gone.add(task_id)
+        if gone:
+            self.thumbs.drop_where(lambda k: k[0] in gone)
 
     def _media_task(self, task_id: str) -> Any:
         task = self.backend.board.get(task_id) if _TASK_ID.match(task_id) else None
@@ -692,11 +698,11 @@ class _WebApp:
                           dense=calendar_view.DENSE, daily=self.config.tiktok.limits.daily_posts)
 
     def _edit_page(self, task: Any, values: dict[str, Any], problems: list[str], *, rel: str, exists: bool,
-                   status: int = 200) -> str:
+                   status: int = 200, heading: str = "Not saved; nothing was changed:") -> str:
         from ..sidecar import MODES, PROMOTIONS
         from ..sidecar_edit import PRIVACY_CHOICES
         return self._page("edit", status=status, title=f"Edit {task.video or task.key}", task=task, values=values,
-                          problems=problems, rel=rel, exists=exists, privacies=PRIVACY_CHOICES,
+                          problems=problems, heading=heading, rel=rel, exists=exists, privacies=PRIVACY_CHOICES,
                           promotions=PROMOTIONS, modes=MODES, tz_name=getattr(self.tz, "key", str(self.tz)))
 
     def _editable(self, task_id: str) -> Any:
@@ -716,7 +722,9 @@ class _WebApp:
         except ActionError as exc:
             raise self._message(exc.status, "Cannot edit", exc.message)
         values, problems = form_values(data, path=rel, defaults=getattr(self.config, "defaults", {}) or {})
-        return self._edit_page(task, values, problems, rel=rel, exists=data is not None)
+        return self._edit_page(task, values, problems, rel=rel, exists=data is not None,
+                               heading="The sidecar cannot be read as it stands, so the form starts from the "
+                                       "defaults:" if problems else "")
 
     def edit(self, task_id: str) -> str:
         from ..sidecar_edit import FORM_KEYS, EditRefused

@@ -208,3 +208,14 @@ class TestEditRoutes:
         r = world.app.post(f"/tasks/{t.id}/edit", {**SAME, "privacy": "nope", "csrf": token},
                            headers={"Accept": "application/json"}, status=422)
         assert r.json["ok"] is False and any("privacy" in p for p in r.json["problems"])
+
+
+def test_the_form_for_an_unreadable_sidecar_says_so(world):
+    (world.inbox / "clip.yaml").write_text("title: [unclosed\n")
+    t = world.task("clip", state=State.INVALID)
+    page = world.app.get(f"/tasks/{t.id}/edit")
+    assert "cannot be read as it stands" in page.text and "clip.yaml" in page.text
+    form = page.forms[0]
+    form["title"] = "x"
+    r = form.submit(status=422)
+    assert "text editor" in r.text and (world.inbox / "clip.yaml").read_text() == "title: [unclosed\n"

@@ -5,7 +5,7 @@
   comments and the order of its lines are kept. The service then reads it like any edit, with the same checks.</p>
   % if problems:
   <div class="flash flash-error" role="alert">
-    <p>{{'Not saved; nothing was changed:' if task else ''}}</p>
+    <p>{{heading}}</p>
     <ul>
     % for p in problems:
       <li>{{p}}</li>
