@@ -12,7 +12,7 @@ import ralph_watch
 PKG = Path(ralph_watch.__file__).parent
 
 CORE = ["errors", "clock", "limits", "tasks", "strictyaml", "sidecar", "config", "schedule", "inbox", "postplan",
-        "tiktok/protocol", "tiktok/errors"]
+        "tiktok/protocol", "tiktok/errors", "calendar_view"]
 # What the pure core may import besides the standard library.
 ALLOWED_THIRD_PARTY = {"yaml", "croniter"}
 SHELL_ONLY = {"httpx", "httpcore", "bottle", "waitress", "watchdog", "av", "apprise", "socket", "subprocess",

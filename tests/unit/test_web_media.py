@@ -148,6 +148,12 @@ class TestVideoRoute:
         r = world.app.get(f"/tasks/{t.id}/video", headers={"Range": f"bytes={size}-"}, status=416)
         assert r.headers["Content-Range"] == f"bytes */{size}" and r.body == b""
 
+    def test_if_range_sends_the_whole_file(self, world):
+        # No validators are given out, so an If-Range never matches: the whole file (RFC 9110 13.1.5).
+        t = world.task("clip")
+        r = world.app.get(f"/tasks/{t.id}/video", headers={"Range": "bytes=0-9", "If-Range": '"x"'})
+        assert r.status_int == 200 and r.body == (world.inbox / "clip.mp4").read_bytes()
+
     def test_head_sends_the_headers_only(self, world):
         t = world.task("clip")
         r = world.app.head(f"/tasks/{t.id}/video", headers={"Range": "bytes=0-9"})
