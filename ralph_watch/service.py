@@ -161,6 +161,7 @@ class Service:
             from .web import make_app
             from .web.server import WebServer
             app = make_app(self, self.config, clock=self.clock)
+            self._forget_media = app.ralph_web.forget_task  # type: ignore[attr-defined]  # thumbnails
             self.web_server = WebServer(app, self.config.web.host, self.config.web.port)
             self.web_server.start()
         self._started = True
@@ -564,6 +565,9 @@ class Service:
             with self._lock:  # the slot is free again (a passed one is never handed out twice)
                 if self.queues.slot_of(task.key) is not None:
                     self.queues.release(task.key, now=self.clock.now())
+        forget = getattr(self, "_forget_media", None)
+        if forget is not None and task.state in (S.PUBLISHED, S.CANCELLED):
+            forget(task.id)  # its thumbnail leaves memory with it
         err = f": {task.error}" if task.error else ""
         level = logging.WARNING if task.state in (S.INVALID, S.MISSED, S.FAILED) else logging.INFO
         log.log(level, "task %s %s: %s -> %s%s", task.id, shown_name(task.video or task.sidecar or task.key),
@@ -962,6 +966,50 @@ class Service:
 
     def watch_status(self) -> dict:
         return self.watcher.status()
+
+    def open_video(self, task_id: str) -> tuple[int, Any, str]:
+        """For the page's preview and thumbnail: the video, never through a link."""
+        from .inboxfd import UnsafePath, open_regular
+        from .web.backend import ActionError
+        t = self.board.get(task_id)
+        if t is None or t.state in (S.PUBLISHED, S.CANCELLED) or not t.video:
+            raise ActionError(404, "This task has no video in the inbox (it may be published, cancelled or gone).")
+        try:
+            fd, st = open_regular(self.inbox, t.video)
+        except UnsafePath as exc:
+            raise ActionError(404, f"{t.video} cannot be shown: {exc.strerror or exc}.") from None
+        return fd, st, t.video
+
+    def read_sidecar(self, task_id: str) -> tuple[bytes | None, str]:
+        from .inboxfd import UnsafePath, read_limited
+        from .strictyaml import SIDECAR_MAX_BYTES
+        from .web.backend import ActionError
+        t = self.board.get(task_id)
+        if t is None:
+            raise ActionError(404, "There is no such task.")
+        rel = t.sidecar or f"{t.key}.yaml"
+        try:
+            return read_limited(self.inbox, rel, SIDECAR_MAX_BYTES), rel
+        except UnsafePath as exc:
+            raise ActionError(409, f"{rel} cannot be opened: {exc.strerror or exc}. Fix it in the folder.") from None
+
+    def edit_sidecar(self, task_id: str, form: dict[str, str]) -> bool:
+        """The page's edit: the sidecar is rewritten in the folder (the one source of truth); the
+        watcher applies it like any edit. Refused where the contract says edits wait."""
+        from .inboxfd import edit_sidecar_file
+        from .web.backend import ActionError
+        with self._lock:
+            t = self.board.get(task_id)
+            if t is None:
+                raise ActionError(404, "There is no such task.")
+            if t.state not in EDITABLE or t.settle:
+                why = "ralph-watch is asking TikTok how it ended" if t.settle else f"it is {t.state.value}"
+                raise ActionError(409, f"{t.video or t.key} cannot be edited now: {why}.")
+            changed = edit_sidecar_file(self.inbox, t.sidecar or f"{t.key}.yaml", form, tz=self.config.tz,
+                                        defaults=self.config.defaults)
+        if changed:
+            log.info("task %s: sidecar edited from the page", task_id)
+        return changed
 
 
 def stale_loops(ages: dict[str, float | None], limit: float) -> list[str]:

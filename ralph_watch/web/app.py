@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -26,8 +27,8 @@ from bottle import HTTPResponse, request, response
 
 from ..clock import Clock, SystemClock
 from ..logs import register_secret
-from ..tasks import State
-from . import views
+from ..tasks import EDITABLE, State
+from . import media, views
 from .backend import ActionError, LoginError, WebBackend
 from .security import (SECURITY_HEADERS, SigninThrottle, allowed_hostnames, client_address, csrf_ok, host_allowed,
                        http_url, new_pkce, new_state, origin_ok, password_ok, trusted_networks)
@@ -120,6 +121,7 @@ class _WebApp:
         self._page_cache: OrderedDict[tuple, dict] = OrderedDict()  # (board.version, params, second) -> page model
         self._page_build_lock = threading.Lock()
         self._warn_cache: tuple[tuple, list[str]] | None = None   # (version, paused, minute) -> warnings
+        self._media_init()
         self.app = app = bottle.Bottle()
         app.ralph_web = self  # type: ignore[attr-defined]  # for tests and the service
         app.add_hook("before_request", self._guard)
@@ -134,6 +136,11 @@ class _WebApp:
         r("/signin", "POST", self.signin)
         r("/signout", "POST", self.signout)
         r("/logout", "POST", self.logout)
+        r("/tasks/<task_id>/edit", "GET", self.edit_form)
+        r("/tasks/<task_id>/edit", "POST", self.edit)
+        r("/tasks/<task_id>/thumbnail", "GET", self.thumbnail)
+        r("/tasks/<task_id>/video", "GET", self.video)
+        r("/calendar", "GET", self.calendar)
         r("/tasks/<task_id>/<action>", "POST", self.task_action)
         r("/pause", "POST", self.pause)
         r("/resume", "POST", self.resume)
@@ -262,6 +269,7 @@ class _WebApp:
         raise self._abort_page(403, "Sign in", "Sign in with the service's password first.")
 
     def _headers(self) -> None:
+        self._prune_media()
         for k, v in SECURITY_HEADERS.items():
             response.set_header(k, v)
         if "Cache-Control" not in response.headers:
@@ -617,6 +625,190 @@ class _WebApp:
         ok, data = self._safe(self.backend.health, (False, {"ok": False, "reason": "health check failed"}))
         response.status = 200 if ok else 503
         return _json(_jsonable(data))
+
+    # -- previews, calendar, edits (issue 16) ------------------------------------------
+    def _media_init(self) -> None:
+        from .thumbnails import ByteLRU
+        self.thumbs: ByteLRU[tuple] = ByteLRU()        # (task id, file identity, cover) -> JPEG
+        self._thumb_slots = threading.BoundedSemaphore(2)  # decoding is CPU: two at a time
+        self._thumbs_seen = -1                          # board version of the last prune
+        self._calendar_cache: tuple[tuple, str] | None = None   # (version, minute) -> days HTML
+
+    def forget_task(self, task_id: str) -> None:
+        """The task is published, cancelled or gone: its thumbnail leaves memory."""
+        self.thumbs.drop_where(lambda k: k[0] == task_id)
+
+    def _prune_media(self) -> None:
+        board = self.backend.board
+        version = board.version
+        if version == self._thumbs_seen or not len(self.thumbs):
+            self._thumbs_seen = version
+            return
+        self._thumbs_seen = version
+        # Only the cached ids are looked up: the cache is small, the board may hold 10,000 tasks.
+        gone = set()
+        for task_id in {k[0] for k in self.thumbs.keys()}:
+            t = board.get(task_id)
+            if t is None or t.state in (State.PUBLISHED, State.CANCELLED):
+                gone.add(task_id)
+        if gone:
+            self.thumbs.drop_where(lambda k: k[0] in gone)
+
+    def _media_task(self, task_id: str) -> Any:
+        task = self.backend.board.get(task_id) if _TASK_ID.match(task_id) else None
+        if task is None:
+            raise self._message(404, "Not found", f"There is no task {task_id[:64]}; it may have finished. "
+                                "Reload the status page.")
+        return task
+
+    def _open_video(self, task_id: str) -> tuple[int, Any, str]:
+        try:
+            return self.backend.open_video(task_id)
+        except ActionError as exc:
+            raise self._message(exc.status, "No video", exc.message)
+
+    def thumbnail(self, task_id: str) -> Any:
+        from .thumbnails import ThumbnailError, make_thumbnail
+        task = self._media_task(task_id)
+        if task.state in (State.PUBLISHED, State.CANCELLED):
+            raise self._message(404, "No preview", f"{task.video or task.key} is {task.state.value}: its files "
+                                "are no longer in the inbox, so there is no preview.")
+        fd, st, name = self._open_video(task_id)
+        cover = int(getattr(task.sidecar_data, "cover_ms", 0) or 0)
+        key = (task_id, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, cover)
+        data = self.thumbs.get(key)
+        if data is None:
+            try:
+                with self._thumb_slots, os.fdopen(fd, "rb") as f:
+                    fd = -1
+                    data = make_thumbnail(f, cover_ms=cover)
+            except ThumbnailError as exc:
+                raise self._message(404, "No preview", f"{name} has no preview: {exc}.")
+            self.thumbs.drop_where(lambda k: k[0] == task_id)   # an older file's picture
+            self.thumbs.put(key, data)
+        if fd >= 0:
+            os.close(fd)
+        response.content_type = "image/jpeg"
+        response.set_header("Cache-Control", "no-store")
+        return data
+
+    def video(self, task_id: str) -> Any:
+        self._media_task(task_id)
+        fd, st, name = self._open_video(task_id)
+        size = st.st_size
+        try:
+            rng = None if request.get_header("If-Range") else media.parse_range(request.get_header("Range"), size)
+        except media.Unsatisfiable:
+            os.close(fd)
+            raise _Reply(416, "", headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
+        response.content_type = media.video_type(name)
+        response.set_header("Accept-Ranges", "bytes")
+        response.set_header("Cache-Control", "no-store")
+        if rng is None:
+            start, length = 0, size
+        else:
+            response.status = 206
+            response.set_header("Content-Range", rng.content_range(size))
+            start, length = rng.start, rng.length
+        response.set_header("Content-Length", str(length))
+        if request.method == "HEAD":
+            os.close(fd)
+            return ""
+        return media.FileBody(fd, start, length)
+
+    def calendar(self) -> str:
+        from .. import calendar_view
+        now = self.clock.now()
+        board = self.backend.board
+        key = (board.version, int(now.timestamp()) // 60)
+        cached = self._calendar_cache
+        if cached is not None and cached[0] == key:
+            html = cached[1]
+        else:  # the days' HTML is the same for every viewer: built once per board version and minute
+            days = calendar_view.build(_calendar_items(board, now), now=now, tz=self.tz,
+                                       limits=self.config.tiktok.limits, posted=_posted(board, now))
+            html = render("calendar_days", days=days, dense=calendar_view.DENSE)
+            self._calendar_cache = (key, html)
+        self._session(create=True)
+        return self._page("calendar", title="Calendar", days_html=html, tz_name=getattr(self.tz, "key", str(self.tz)),
+                          dense=calendar_view.DENSE, daily=self.config.tiktok.limits.daily_posts)
+
+    def _edit_page(self, task: Any, values: dict[str, Any], problems: list[str], *, rel: str, exists: bool,
+                   status: int = 200, heading: str = "Not saved; nothing was changed:") -> str:
+        from ..sidecar import MODES, PROMOTIONS
+        from ..sidecar_edit import PRIVACY_CHOICES
+        return self._page("edit", status=status, title=f"Edit {task.video or task.key}", task=task, values=values,
+                          problems=problems, heading=heading, rel=rel, exists=exists, privacies=PRIVACY_CHOICES,
+                          promotions=PROMOTIONS, modes=MODES, tz_name=getattr(self.tz, "key", str(self.tz)))
+
+    def _editable(self, task_id: str) -> Any:
+        task = self._media_task(task_id)
+        if task.state not in EDITABLE or task.settle:
+            why = ("ralph-watch is asking TikTok how it ended" if task.settle else
+                   f"it is {task.state.value}; TikTok has it (or it is done)")
+            raise self._message(409, "Cannot edit now", f"{task.video or task.key} cannot be edited now: {why}.")
+        return task
+
+    def edit_form(self, task_id: str) -> str:
+        from ..sidecar_edit import form_values
+        task = self._editable(task_id)
+        self._session(create=True)
+        try:
+            data, rel = self.backend.read_sidecar(task_id)
+        except ActionError as exc:
+            raise self._message(exc.status, "Cannot edit", exc.message)
+        values, problems = form_values(data, path=rel, defaults=getattr(self.config, "defaults", {}) or {})
+        return self._edit_page(task, values, problems, rel=rel, exists=data is not None,
+                               heading="The sidecar cannot be read as it stands, so the form starts from the "
+                                       "defaults:" if problems else "")
+
+    def edit(self, task_id: str) -> str:
+        from ..sidecar_edit import FORM_KEYS, EditRefused
+        task = self._editable(task_id)
+        form = {k: (request.forms.getunicode(k) or "") for k in FORM_KEYS}
+        name = task.video or task.key
+        try:
+            changed = self.backend.edit_sidecar(task_id, form)
+        except ActionError as exc:
+            raise self._message(exc.status, "Not changed", exc.message)
+        except EditRefused as exc:
+            if _wants_json():
+                raise _Reply(422, _json({"ok": False, "error": " ".join(exc.problems), "problems": exc.problems}))
+            values = dict(form)
+            for k in ("allow_comments", "allow_duet", "allow_stitch", "ai_generated"):
+                values[k] = form[k].lower() in ("on", "true", "yes", "1")
+            rel = task.sidecar or f"{task.key}.yaml"
+            raise _Reply(422, self._edit_page(task, values, exc.problems, rel=rel, exists=bool(task.sidecar),
+                                              status=422))
+        message = (f"Saved {task.sidecar or task.key + '.yaml'}: the task follows once the service has read it."
+                   if changed else f"Nothing to change in the sidecar of {name}.")
+        if _wants_json():
+            return _json({"ok": True, "message": message, "changed": changed})
+        return self._see_other(message)
+
+
+def _calendar_items(board: Any, now: Any) -> list[Any]:
+    from datetime import timedelta
+
+    from ..calendar_view import DAYS, Item
+    horizon = now + timedelta(days=DAYS + 1)
+    pending = (State.SCHEDULED, State.NEEDS_LOGIN, State.UPLOADING, State.PROCESSING)
+    tasks = board.select(lambda t: t.state in pending and t.due is not None and t.due < horizon)
+    return [Item(id=t.id, name=t.video or t.key, state=t.state.value, due=t.due,
+                 cron_key=t.cron_key if (t.cron_key and not t.held) else None, direct=t.mode != "draft",
+                 title=t.title or "") for t in tasks]
+
+
+def _posted(board: Any, now: Any) -> list[Any]:
+    """When direct posts went out within the last day (from the tasks' history)."""
+    from datetime import timedelta
+    since = now - timedelta(days=2)
+    out = []
+    for t in board.select(lambda t: t.state is State.PUBLISHED and t.mode != "draft"):
+        when = next((w for w, st, _ in reversed(t.history) if st == "published"), None)
+        if when is not None and when > since:
+            out.append(when)
+    return out
 
 
 def _keep_newest(cache: OrderedDict[tuple, Any], key: tuple, value: Any) -> None:

@@ -72,3 +72,15 @@ class WebBackend(Protocol):
 
     def warnings(self) -> list[str]:
         """Sentences for the page, e.g. "the queue as scheduled exceeds 15 posts on 2026-12-24"."""
+
+    def open_video(self, task_id: str) -> tuple[int, Any, str]:
+        """(fd, fstat, relative name) of the task's video, a regular file opened inside the inbox
+        without following links; the caller closes the fd. Raises ActionError(404, sentence)."""
+
+    def read_sidecar(self, task_id: str) -> tuple[bytes | None, str]:
+        """(the sidecar's bytes or None when there is none yet, its relative name) for the edit
+        form. Raises ActionError(404 or 409, sentence)."""
+
+    def edit_sidecar(self, task_id: str, form: dict[str, str]) -> bool:
+        """Rewrite the pair's sidecar from the edit form (atomically; the watcher then applies it).
+        Raises ActionError(404/409) or sidecar_edit.EditRefused(problems). True if it changed."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
@@ -41,6 +42,7 @@ class FakeBackend:
     warning_list: list[str] = field(default_factory=list)
     quota_answer: dict = field(default_factory=lambda: {"posts": 0, "posts_cap": 15, "drafts": 0, "drafts_cap": 5})
     calls: list[tuple] = field(default_factory=list)
+    inbox: Path | None = None  # real files for the video, thumbnail and edit routes
 
     def __post_init__(self) -> None:
         if self.board is None:
@@ -114,3 +116,32 @@ class FakeBackend:
 
     def quota(self) -> dict:
         return dict(self.quota_answer)
+
+    # -- media and edits (the service's rules, on real files in `inbox`) -----------------
+    def open_video(self, task_id: str) -> tuple[int, Any, str]:
+        from ralph_watch.inboxfd import UnsafePath, open_regular
+        t = self._task(task_id)
+        if self.inbox is None or not t.video:
+            raise ActionError(404, f"{t.key} has no video in the inbox.")
+        try:
+            fd, st = open_regular(self.inbox, t.video)
+        except UnsafePath as exc:
+            raise ActionError(404, f"{t.video} cannot be shown: {exc.strerror or exc}.") from None
+        return fd, st, t.video
+
+    def read_sidecar(self, task_id: str) -> tuple[bytes | None, str]:
+        from ralph_watch.inboxfd import read_limited
+        t = self._task(task_id)
+        rel = t.sidecar or f"{t.key}.yaml"
+        return (read_limited(self.inbox, rel, 65536) if self.inbox else None), rel
+
+    def edit_sidecar(self, task_id: str, form: dict[str, str]) -> bool:
+        from ralph_watch.inboxfd import edit_sidecar_file
+        from ralph_watch.tasks import EDITABLE
+        t = self._task(task_id)
+        if t.state not in EDITABLE or t.settle:
+            raise ActionError(409, f"{t.video or t.key} is {t.state}: its sidecar cannot be edited now.")
+        self.calls.append(("edit_sidecar", task_id, dict(form)))
+        assert self.inbox is not None, "FakeBackend(inbox=...) for edits"
+        return edit_sidecar_file(self.inbox, t.sidecar or f"{t.key}.yaml", form, tz=self.config.tz,
+                                 defaults=getattr(self.config, "defaults", {}))

@@ -13,7 +13,7 @@ PKG = Path(ralph_watch.__file__).parent
 
 CORE = ["errors", "clock", "limits", "tasks", "strictyaml", "sidecar", "config", "schedule", "inbox", "postplan",
         "dedupe",
-        "tiktok/protocol", "tiktok/errors", "reinit"]
+        "tiktok/protocol", "tiktok/errors", "reinit", "calendar_view"]
 # What the pure core may import besides the standard library.
 ALLOWED_THIRD_PARTY = {"yaml", "croniter"}
 SHELL_ONLY = {"httpx", "httpcore", "bottle", "waitress", "watchdog", "av", "apprise", "socket", "subprocess",

@@ -16,6 +16,7 @@
   <a class="brand" href="/">ralph-watch</a>
   <nav>
     <a href="/">Status</a>
+    <a href="/calendar">Calendar</a>
     <a href="/privacy">Privacy</a>
     % if password_mode and signed_in:
     <form method="post" action="/signout" class="inline">
