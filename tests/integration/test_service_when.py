@@ -7,12 +7,7 @@ yet the due-loop still waited for the queue to let it start. Now both pin the pa
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Iterator
 
-import pytest
-
-from ralph_watch.config import load_config
 from ralph_watch.inbox import FileState, PairSnapshot
 from ralph_watch.schedule import Due
 from ralph_watch.service import Service
@@ -20,16 +15,6 @@ from ralph_watch.tasks import State
 from tests.support.videos import small_mp4
 
 YEARLY = 'privacy: private\ncron: "0 4 1 1 *"\n'
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
-    text = f"inbox: {tmp_path / 'inbox'}\nstate_dir: {tmp_path / 'state'}\ntimezone: Europe/Berlin\n"
-    config = load_config(text, base_dir=tmp_path, environ={"TIKTOK_CLIENT_KEY": "k", "TIKTOK_CLIENT_SECRET": "s"})
-    (tmp_path / "inbox").mkdir()
-    svc = Service(config, serve_web=False)
-    yield svc
-    svc.executor.shutdown(wait=False)
 
 
 def add_pair(svc: Service, name: str) -> str:

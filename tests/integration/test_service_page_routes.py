@@ -3,37 +3,17 @@ not started, fed one snapshot of real files as the watcher would."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from ralph_watch.config import load_config
-from ralph_watch.inbox import FileState, PairSnapshot
 from ralph_watch.service import Service
 from ralph_watch.sidecar_edit import EditRefused
 from ralph_watch.tasks import State
 from ralph_watch.web.backend import ActionError
+from tests.support.inprocess import snapshot
 from tests.support.videos import small_mp4
 
 SIDE = 'title: "Before"  # keep me\nprivacy: private\nat: "2030-01-01 12:00"\n'
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
-    text = f"inbox: {tmp_path / 'inbox'}\nstate_dir: {tmp_path / 'state'}\ntimezone: Europe/Berlin\n"
-    config = load_config(text, base_dir=tmp_path, environ={"TIKTOK_CLIENT_KEY": "k", "TIKTOK_CLIENT_SECRET": "s"})
-    (tmp_path / "inbox").mkdir()
-    svc = Service(config, serve_web=False)
-    yield svc
-    svc.executor.shutdown(wait=False)
-
-
-def snapshot(inbox: Path, name: str) -> PairSnapshot:
-    def state(rel: str) -> FileState:
-        st = os.stat(inbox / rel)
-        return FileState(rel=rel, size=st.st_size, mtime_ns=st.st_mtime_ns, stable=True, regular=True, symlink=False)
-    return PairSnapshot(key=name, videos=(state(f"{name}.mp4"),), sidecars=(state(f"{name}.yaml"),), inflight=None)
 
 
 @pytest.fixture
