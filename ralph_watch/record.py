@@ -151,6 +151,31 @@ class RefusedRecord:
         return datetime.fromisoformat(self.published_at)
 
 
+def _write_durably(final: Path, tmp: Path, data: bytes, *, what: str) -> None:
+    """Temp file, fsync, rename over, fsync the folder: after a crash either the old or the new
+    version is there, whole. RecordError naming `what` on failure."""
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, final)
+        dfd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise RecordError(f"cannot write {what}: {reason}") from exc
+
+
 class RecordStore:
     """Publish records as one small JSON file each under `state_dir/records/`."""
 
@@ -170,28 +195,9 @@ class RecordStore:
         """Write durably: temp file, fsync, rename over, fsync the folder."""
         self.ensure_dir()
         final = self._path(rec.pair)
-        tmp = final.with_suffix(f".tmp{os.getpid()}")
-        data = json.dumps(asdict(rec), sort_keys=True).encode()
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, final)
-            dfd = os.open(self.dir, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError as exc:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
-            raise RecordError(f"cannot write the publish record in {self.dir}: {reason}") from exc
+        _write_durably(final, final.with_suffix(f".tmp{os.getpid()}"),
+                       json.dumps(asdict(rec), sort_keys=True).encode(),
+                       what=f"the publish record in {self.dir}")
 
     def get(self, pair: str) -> PublishRecord | None:
         try:
@@ -329,28 +335,12 @@ class PublishedFile:
         """Write durably (temp file, fsync, rename over, fsync the folder); RecordError on failure."""
         body = {"version": 1, "published": [{"sha256": r.sha256, "size": r.size,
                                               "published_at": r.published_at.isoformat()} for r in items]}
-        tmp = self.path.with_name(f".{self.NAME}.tmp{os.getpid()}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-            try:
-                os.write(fd, json.dumps(body, sort_keys=True).encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-            dfd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
         except OSError as exc:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
-            raise RecordError(f"cannot write {self.path}: {reason}") from exc
+            raise RecordError(f"cannot create {self.path.parent}: {exc.strerror}") from exc
+        _write_durably(self.path, self.path.with_name(f".{self.NAME}.tmp{os.getpid()}"),
+                       json.dumps(body, sort_keys=True).encode(), what=str(self.path))
 
     def remove(self) -> bool:
         """Forget it all (`remember_days` back to 0); True when there was a file."""
