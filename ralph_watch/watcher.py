@@ -61,7 +61,9 @@ NETWORK_FS_TYPES: Final[frozenset[str]] = frozenset({
     "sshfs", "davfs", "ncpfs", "fuse", "fuseblk",
 })
 
-QUICK_SECONDS: Final = 1.0        # quiet period for a file renamed into place (capped at settle)
+# A file renamed into place counts as stable (early) at once: rsync, Syncthing, Dropbox and
+# download tools rename a finished file. The service still refuses it only after the full settle.
+QUICK_SECONDS: Final = 0.0
 RETRY_SINK_SECONDS: Final = 1.0   # after the sink raised, report again this much later
 UNREPORTED_AGE_NS: Final = 2_000_000_000  # a file older than this that no event announced
 COALESCE_SECONDS: Final = 0.05    # a writer's event storm becomes at most ~20 listings a second
@@ -690,7 +692,13 @@ class Watcher:
             if classify(name) is None:
                 continue
             prev = old_by_inode.get(e.inode)
-            renamed_in = e.rel in renamed or (prev is not None and prev != name and prev not in new)
+            # A rename seen by listing (polling, or events coalesced): the same inode under a new
+            # name, the old name gone, and the same size and mtime (a rename keeps both; an inode
+            # number reused by a new upload would not). A new inode is never taken early, however
+            # old its mtime looks: a copy that keeps timestamps (cp -p, SMB) grows in place.
+            renamed_in = e.rel in renamed or (
+                prev is not None and prev != name and prev not in new
+                and old[prev].size == e.size and old[prev].mtime_ns == e.mtime_ns)
             startup = initial and wall_ns - e.mtime_ns >= self._settle * 1e9
             self._tracker.observe(e.rel, size=e.size, mtime_ns=e.mtime_ns, now=now,
                                   renamed_in=renamed_in, startup=startup)

@@ -236,6 +236,35 @@ class TestCompleteness:
         os.rename(inbox / ".clip.yaml.Xy98Zz", inbox / "clip.yaml")
         wait_until(lambda: rec.complete("clip"), 10, "renamed-in pair complete long before settle_seconds")
 
+    def test_it_takes_a_rename_early_and_then_confirms_it(self, inbox: Path, make_watcher, mode: str) -> None:
+        # issue 18 item 4: stable (early) at the first look after the rename; early=False is
+        # reported once the full settle has passed too (the service refuses only then)
+        w, rec = make_watcher(inbox, mode=mode, settle=1.0)
+        (inbox / ".r.mp4.Ab12Cd").write_bytes(b"\0" * 500)
+        (inbox / ".r.yaml.Xy98Zz").write_text("title: x\n")
+        wait_until(lambda: ".r.yaml.Xy98Zz" in w._tree.get("", {}), 5, "the temp files listed")
+        os.rename(inbox / ".r.mp4.Ab12Cd", inbox / "r.mp4")
+        os.rename(inbox / ".r.yaml.Xy98Zz", inbox / "r.yaml")
+        wait_until(lambda: rec.complete("r"), 10, "renamed-in pair stable")
+        first = next(s for s in rec.all_snaps() if s.key == "r" and s.videos and s.videos[0].stable)
+        assert first.videos[0].early, f"the first stable report of r.mp4 should be early: {first}"
+        wait_until(lambda: (s := rec.get("r")) is not None and s.videos and not s.videos[0].early
+                   and s.videos[0].stable, 10, "r.mp4 confirmed by the full settle (early=False)")
+
+    def test_it_never_takes_a_file_written_in_place_early(self, inbox: Path, make_watcher, mode: str) -> None:
+        # an SMB upload or `cp -p` under the final name: a new inode, its mtime set to long ago,
+        # at full size on first sight - still the full settle (30 s here: never within the test)
+        w, rec = make_watcher(inbox, mode=mode, settle=30)
+        write_pair(inbox, "inplace")
+        age(inbox / "inplace.mp4")
+        age(inbox / "inplace.yaml")
+        wait_until(lambda: (s := rec.get("inplace")) is not None and s.videos and s.sidecars
+                   and s.videos[0].mtime_ns == (inbox / "inplace.mp4").stat().st_mtime_ns, 10, "inplace reported")
+        w.rescan_now("test")
+        wait_until(lambda: w.status()["last_scan"] is not None, 5, "a rescan")
+        stable = [f for s in rec.all_snaps() for f in s.videos + s.sidecars if f.stable]
+        assert stable == [], f"a file written in place was taken as stable before the settle: {stable}"
+
     def test_it_reports_a_sidecar_first_and_the_video_much_later(self, inbox: Path, make_watcher,
                                                                  mode: str) -> None:
         w, rec = make_watcher(inbox, mode=mode)
