@@ -23,10 +23,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Final, Iterator
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirAttribEvent,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirModifiedEvent,
+    DirMovedEvent,
+    FileAttribEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyFullEmitter
-from watchdog.observers.inotify_c import InotifyFD
+from watchdog.observers.inotify_c import WATCHDOG_ALL_EVENTS, InotifyConstants, InotifyFD
 
 from .clock import Clock
 from .pairfiles import open_inbox_dir
@@ -114,12 +128,26 @@ def detect_network_fs(path: Path, mountinfo_text: str) -> tuple[bool, str]:
     return (fstype in NETWORK_FS_TYPES or fstype.startswith("fuse."), fstype)
 
 
+# Only changes are asked for: IN_OPEN / IN_CLOSE_NOWRITE of our own reads (probe, sidecar) cost
+# the start-up of 10,000 pairs ~1.7 s of CPU on watchdog's threads (BENCHMARKS.md).
+CHANGE_EVENTS: Final = (FileCreatedEvent, DirCreatedEvent, FileModifiedEvent, DirModifiedEvent,
+                        FileAttribEvent, DirAttribEvent, FileMovedEvent, DirMovedEvent,
+                        FileDeletedEvent, DirDeletedEvent, FileClosedEvent)
+CHANGE_MASK: Final = ((WATCHDOG_ALL_EVENTS & ~(InotifyConstants.IN_OPEN | InotifyConstants.IN_CLOSE_NOWRITE))
+                      | InotifyConstants.IN_DONT_FOLLOW)
+
+
 class _Emitter(InotifyFullEmitter):
     """watchdog's inotify emitter, plus a call to us when the kernel queue overflows.
 
     watchdog 7.1 logs the overflow and rebuilds its watches but never tells the handler, so
-    events (files!) are lost unless we rescan.
+    events (files!) are lost unless we rescan. Its mask from an event filter drops
+    IN_DONT_FOLLOW (and IN_MOVE_SELF-style details vary by version): ours is the default mask
+    less the two read events, always with IN_DONT_FOLLOW, so no watch is added through a symlink.
     """
+
+    def get_event_mask_from_filter(self):  # type: ignore[no-untyped-def]  # watchdog's Mask type
+        return CHANGE_MASK
 
     def __init__(self, *args: object, on_overflow: Callable[[], None], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -358,7 +386,7 @@ class Watcher:
         self._stop_observer(2.0)
         observer = _Observer(on_overflow=self._on_overflow)
         try:
-            observer.schedule(_Handler(self._on_event), self._root, recursive=True)
+            observer.schedule(_Handler(self._on_event), self._root, recursive=True, event_filter=list(CHANGE_EVENTS))
             observer.start()
         except OSError as exc:
             try:

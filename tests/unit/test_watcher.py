@@ -612,3 +612,40 @@ class TestSymlinkedFolders:
         with rec.lock:
             seen = {s.key for call in rec.calls for s in call}
         assert "sub/secret" not in seen, "a folder behind a symlink was listed"
+
+
+class TestEventMask:
+    """Issue 18 item 2: only change events are asked of the kernel, never through a symlink."""
+
+    def test_the_mask_asks_for_changes_only_and_never_follows_links(self, inbox: Path, make_watcher) -> None:
+        from watchdog.observers.inotify_c import InotifyConstants as C
+        w, rec = make_watcher(inbox, mode="events")
+        assert w._observer is not None
+        masks = [e._inotify.event_mask for e in list(w._observer.emitters) if e._inotify is not None]
+        assert masks, "the observer has no inotify emitter"
+        for mask in masks:
+            assert mask & C.IN_DONT_FOLLOW, f"watcher.py _Emitter: IN_DONT_FOLLOW missing from {mask:#x}"
+            assert not mask & (C.IN_OPEN | C.IN_CLOSE_NOWRITE), f"read events still asked for: {mask:#x}"
+            for needed in (C.IN_MODIFY, C.IN_ATTRIB, C.IN_MOVED_TO, C.IN_MOVED_FROM, C.IN_CREATE,
+                           C.IN_DELETE, C.IN_CLOSE_WRITE):
+                assert mask & needed, f"watcher.py CHANGE_MASK lacks {needed:#x}: changes would be missed"
+
+    def test_no_watch_is_added_through_a_symlinked_folder(self, inbox: Path, tmp_path: Path, make_watcher) -> None:
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        os.symlink(outside, inbox / "link")
+        w, rec = make_watcher(inbox, mode="events")
+        (outside / "behind.yaml").write_text("title: x\n")   # behind the link: no event may come
+        (inbox / "marker.yaml").write_text("title: x\n")     # in the inbox: its event comes after
+        wait_until(lambda: "" in w._event_folders, 10, "the inbox's own event")
+        assert "link" not in w._event_folders, "an event came from behind a symlink: a watch was added through it"
+
+    def test_it_sees_a_touch_that_only_changes_the_mtime(self, inbox: Path, make_watcher) -> None:
+        # IN_ATTRIB (utime without a write) stays in the mask: an in-place edit is never missed
+        w, rec = make_watcher(inbox, mode="events", settle=0.2)
+        write_pair(inbox, "t")
+        wait_until(lambda: rec.complete("t"), 10, "pair complete")
+        age(inbox / "t.mp4", 100)
+        want = (inbox / "t.mp4").stat().st_mtime_ns
+        wait_until(lambda: (s := rec.get("t")) is not None and s.videos and s.videos[0].mtime_ns == want, 10,
+                   "the new mtime reported")
