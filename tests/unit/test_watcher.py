@@ -649,3 +649,26 @@ class TestEventMask:
         want = (inbox / "t.mp4").stat().st_mtime_ns
         wait_until(lambda: (s := rec.get("t")) is not None and s.videos and s.videos[0].mtime_ns == want, 10,
                    "the new mtime reported")
+
+
+class TestQuietScanReuse:
+    """Issue 18 item 3: unchanged entries are reused between scans; an in-place edit never is."""
+
+    @pytest.mark.parametrize("mode", MODES)
+    def test_a_same_size_edit_in_place_is_seen_after_quiet_scans(self, inbox: Path, make_watcher, mode: str) -> None:
+        w, rec = make_watcher(inbox, mode=mode, settle=0.2, rescan=0.1)
+        write_pair(inbox, "e", video=b"\1" * 100)
+        wait_until(lambda: rec.complete("e"), 10, "pair complete")
+        first = w._tree[""]["e.mp4"]
+        wait_until(lambda: w._tree[""]["e.mp4"] is first and w.status()["last_scan"] is not None, 10,
+                   "the unchanged entry reused by a later scan")
+        with open(inbox / "e.mp4", "r+b") as f:   # same size, new bytes, new mtime
+            f.write(b"\2" * 100)
+        os.utime(inbox / "e.mp4", ns=(first.mtime_ns + 5_000_000_000, first.mtime_ns + 5_000_000_000))
+        wait_until(lambda: (s := rec.get("e")) is not None and s.videos
+                   and s.videos[0].mtime_ns == first.mtime_ns + 5_000_000_000 and s.videos[0].stable, 10,
+                   "the edit reported and settled again")
+        assert w._tree[""]["e.mp4"] is not first, "watcher.py _list reused an Entry whose mtime changed"
+        unstable = [s for s in rec.all_snaps() if s.key == "e" and s.videos
+                    and s.videos[0].mtime_ns == first.mtime_ns + 5_000_000_000 and not s.videos[0].stable]
+        assert unstable, "the edited file should have waited for the settle again"
