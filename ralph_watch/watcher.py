@@ -40,7 +40,7 @@ from watchdog.events import (
 )
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyFullEmitter
-from watchdog.observers.inotify_c import WATCHDOG_ALL_EVENTS, InotifyConstants, InotifyFD
+from watchdog.observers.inotify_c import WATCHDOG_ALL_EVENTS, InotifyConstants, InotifyFD, Mask
 
 from .clock import Clock
 from .pairfiles import open_inbox_dir
@@ -134,20 +134,20 @@ def detect_network_fs(path: Path, mountinfo_text: str) -> tuple[bool, str]:
 CHANGE_EVENTS: Final = (FileCreatedEvent, DirCreatedEvent, FileModifiedEvent, DirModifiedEvent,
                         FileAttribEvent, DirAttribEvent, FileMovedEvent, DirMovedEvent,
                         FileDeletedEvent, DirDeletedEvent, FileClosedEvent)
-CHANGE_MASK: Final = ((WATCHDOG_ALL_EVENTS & ~(InotifyConstants.IN_OPEN | InotifyConstants.IN_CLOSE_NOWRITE))
-                      | InotifyConstants.IN_DONT_FOLLOW)
+CHANGE_MASK: Final = Mask((WATCHDOG_ALL_EVENTS & ~(InotifyConstants.IN_OPEN | InotifyConstants.IN_CLOSE_NOWRITE))
+                           | InotifyConstants.IN_DONT_FOLLOW)
 
 
 class _Emitter(InotifyFullEmitter):
     """watchdog's inotify emitter, plus a call to us when the kernel queue overflows.
 
     watchdog 7.1 logs the overflow and rebuilds its watches but never tells the handler, so
-    events (files!) are lost unless we rescan. Its mask from an event filter drops
-    IN_DONT_FOLLOW (and IN_MOVE_SELF-style details vary by version): ours is the default mask
-    less the two read events, always with IN_DONT_FOLLOW, so no watch is added through a symlink.
+    events (files!) are lost unless we rescan. Its mask from an event filter may drop
+    IN_DONT_FOLLOW: ours is the default mask less the two read events, always with
+    IN_DONT_FOLLOW, so no watch is added through a symlink.
     """
 
-    def get_event_mask_from_filter(self):  # type: ignore[no-untyped-def]  # watchdog's Mask type
+    def get_event_mask_from_filter(self) -> Mask:
         return CHANGE_MASK
 
     def __init__(self, *args: object, on_overflow: Callable[[], None], **kwargs: object) -> None:
