@@ -8,7 +8,9 @@ Definitions used here:
 - A *pair* is `NAME.mp4|mov|webm` (any letter case) with `NAME.yaml|yml` in the same folder;
   NAME matches exactly. Its key is `folder/NAME` relative to the inbox, "/"-separated.
 - A file is *stable* once the same size and mtime were observed at least `settle_seconds`
-  apart (`quick_seconds` for a file renamed into place: a rename publishes a finished file).
+  apart (`quick_seconds` for a file renamed into place: a rename publishes a finished file;
+  such a file is `early` until the full settle has passed too, and the service refuses it only
+  then).
   A close after writing is no proof: an interrupted SMB upload closes a partial file, which
   only the probe's structure check can refuse.
 - An *in-flight marker* is a sibling that a sync tool writes while the real file is coming
@@ -81,6 +83,9 @@ class FileState:
     stable: bool      # same size and mtime for the settle period
     regular: bool     # False: a directory, FIFO, device, socket (or a symlink) with a pair's name
     symlink: bool     # never followed; the service refuses it
+    # stable only because it was renamed into place and has not changed since; the full settle
+    # has not passed: a pair that fails its checks now waits for it rather than being refused
+    early: bool = False
 
 
 @dataclass(frozen=True)
@@ -249,6 +254,9 @@ class _Track:
     since: float       # when this size+mtime was first observed
     needed: float      # quiet period required for this observation
     confirmed: bool    # observed unchanged at least `needed` after `since`
+    # confirmed only by the rename rule: the full settle has not passed yet, so a pair that
+    # fails its checks now waits for it instead of being refused (the service decides)
+    early: bool = False
 
 
 class StabilityTracker:
@@ -259,6 +267,15 @@ class StabilityTracker:
     `quick_seconds` apart when it was renamed into place. `startup=True` means the caller found
     it already older than `settle_seconds` at start-up: it counts at once. Any change restarts
     the wait with the full settle period.
+
+    A file confirmed by the rename rule is `early` until it has also been observed unchanged
+    `settle_seconds` after `since`: it stays on `due`/`next_check`/`unconfirmed` until then, so
+    the caller looks once more and the snapshot then says early=False. As data:
+
+        renamed in at T, unchanged           -> stable (early) at T + quick; stable at T + settle
+        renamed in at T, changed at T2       -> unstable; stable at T2 + settle (full wait)
+        written in place (no rename), or a   -> stable at first sight + settle
+        new inode of any age (polling)
     """
 
     def __init__(self, settle_seconds: float, quick_seconds: float) -> None:
@@ -272,13 +289,17 @@ class StabilityTracker:
                 renamed_in: bool = False, startup: bool = False) -> None:
         t = self._tracks.get(rel)
         if t is None or t.size != size or t.mtime_ns != mtime_ns:
+            full = startup or self.settle_seconds <= 0
+            early = renamed_in and not full and self.quick_seconds <= 0
             needed = self.quick_seconds if renamed_in else self.settle_seconds
-            self._tracks[rel] = _Track(size, mtime_ns, now, needed, startup or needed <= 0)
+            self._tracks[rel] = _Track(size, mtime_ns, now, needed, full or early, early)
             return
-        if renamed_in:
+        if renamed_in and not t.confirmed:
             t.needed = min(t.needed, self.quick_seconds)
-        if startup or now - t.since >= t.needed:
-            t.confirmed = True
+        if startup or now - t.since >= self.settle_seconds:
+            t.confirmed, t.early, t.needed = True, False, self.settle_seconds
+        elif not t.confirmed and now - t.since >= t.needed:
+            t.confirmed, t.early = True, True   # by the rename rule: early until the full settle
 
     def forget(self, rel: str) -> None:
         self._tracks.pop(rel, None)
@@ -287,21 +308,29 @@ class StabilityTracker:
         t = self._tracks.get(rel)
         return t is not None and t.confirmed
 
+    def is_early(self, rel: str) -> bool:
+        """Stable only by the rename rule: the full settle period has not passed yet."""
+        t = self._tracks.get(rel)
+        return t is not None and t.early
+
     def next_check(self, now: float) -> float | None:
         """The earliest moment an unconfirmed file may be confirmed by observing it again."""
-        due = [t.since + t.needed for t in self._tracks.values() if not t.confirmed]
+        due = [t.since + (self.settle_seconds if t.early else t.needed)
+               for t in self._tracks.values() if not t.confirmed or t.early]
         return min(due) if due else None
 
     def due(self, now: float) -> list[str]:
         """Unconfirmed files whose quiet period has passed: observe them again now."""
-        return sorted(rel for rel, t in self._tracks.items() if not t.confirmed and now - t.since >= t.needed)
+        return sorted(rel for rel, t in self._tracks.items()
+                      if (not t.confirmed and now - t.since >= t.needed)
+                      or (t.early and now - t.since >= self.settle_seconds))
 
     def tracked(self) -> list[str]:
         return sorted(self._tracks)
 
     def unconfirmed(self) -> list[str]:
-        """Files still waiting to be confirmed stable (their folders must be looked at again)."""
-        return [rel for rel, t in self._tracks.items() if not t.confirmed]
+        """Files still waiting to be confirmed stable, or early (their folders must be looked at again)."""
+        return [rel for rel, t in self._tracks.items() if not t.confirmed or t.early]
 
 
 def _folder_and_name(rel: str) -> tuple[str, str]:
@@ -347,6 +376,7 @@ def build_snapshots(entries: Iterable[Entry], tracker: StabilityTracker, now: fl
             stable=tracker.is_stable(e.rel, now),
             regular=e.kind == "file",
             symlink=e.kind == "symlink",
+            early=tracker.is_early(e.rel),
         )
         (videos if kind == "video" else sidecars).setdefault(_key(folder, stem), []).append(state)
     members = set(videos) | set(sidecars)

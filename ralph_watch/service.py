@@ -420,6 +420,14 @@ class Service:
         if rec is not None and self._restore(task, rec, video.rel, side.rel):
             return
         result, found = self._validate(key, video.rel, side.rel)
+        if result is None and (getattr(video, "early", False) or getattr(side, "early", False)):
+            # Renamed into place moments ago: taken early only if it checks out (the probe found a
+            # complete container). Anything else waits for the full settle before it is refused.
+            busy = video.rel if getattr(video, "early", False) else side.rel
+            self._set(task, S.WAITING, error=f"{show(busy)} was just renamed into place but does not check out yet; "
+                                             f"waiting until it has not changed for "
+                                             f"{self.config.watch.settle_seconds:g} s before deciding.")
+            return
         if result is None:
             self.queues.release(key, now=self.clock.now())
             self._set(task, S.INVALID, error="\n".join(str(p) for p in found), sidecar_data=None)

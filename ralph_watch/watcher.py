@@ -23,15 +23,30 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Final, Iterator
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirAttribEvent,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirModifiedEvent,
+    DirMovedEvent,
+    FileAttribEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyFullEmitter
-from watchdog.observers.inotify_c import InotifyFD
+from watchdog.observers.inotify_c import WATCHDOG_ALL_EVENTS, InotifyConstants, InotifyFD, Mask
 
 from .clock import Clock
 from .pairfiles import open_inbox_dir
 from .inbox import (
     Entry,
+    EntryKind,
     PairSnapshot,
     StabilityTracker,
     build_snapshots,
@@ -61,7 +76,9 @@ NETWORK_FS_TYPES: Final[frozenset[str]] = frozenset({
     "sshfs", "davfs", "ncpfs", "fuse", "fuseblk",
 })
 
-QUICK_SECONDS: Final = 1.0        # quiet period for a file renamed into place (capped at settle)
+# A file renamed into place counts as stable (early) at once: rsync, Syncthing, Dropbox and
+# download tools rename a finished file. The service still refuses it only after the full settle.
+QUICK_SECONDS: Final = 0.0
 RETRY_SINK_SECONDS: Final = 1.0   # after the sink raised, report again this much later
 UNREPORTED_AGE_NS: Final = 2_000_000_000  # a file older than this that no event announced
 COALESCE_SECONDS: Final = 0.05    # a writer's event storm becomes at most ~20 listings a second
@@ -112,12 +129,26 @@ def detect_network_fs(path: Path, mountinfo_text: str) -> tuple[bool, str]:
     return (fstype in NETWORK_FS_TYPES or fstype.startswith("fuse."), fstype)
 
 
+# Only changes are asked for: IN_OPEN / IN_CLOSE_NOWRITE of our own reads (probe, sidecar) cost
+# the start-up of 10,000 pairs ~1.7 s of CPU on watchdog's threads (BENCHMARKS.md).
+CHANGE_EVENTS: Final = (FileCreatedEvent, DirCreatedEvent, FileModifiedEvent, DirModifiedEvent,
+                        FileAttribEvent, DirAttribEvent, FileMovedEvent, DirMovedEvent,
+                        FileDeletedEvent, DirDeletedEvent, FileClosedEvent)
+CHANGE_MASK: Final = Mask((WATCHDOG_ALL_EVENTS & ~(InotifyConstants.IN_OPEN | InotifyConstants.IN_CLOSE_NOWRITE))
+                           | InotifyConstants.IN_DONT_FOLLOW)
+
+
 class _Emitter(InotifyFullEmitter):
     """watchdog's inotify emitter, plus a call to us when the kernel queue overflows.
 
     watchdog 7.1 logs the overflow and rebuilds its watches but never tells the handler, so
-    events (files!) are lost unless we rescan.
+    events (files!) are lost unless we rescan. Its mask from an event filter may drop
+    IN_DONT_FOLLOW: ours is the default mask less the two read events, always with
+    IN_DONT_FOLLOW, so no watch is added through a symlink.
     """
+
+    def get_event_mask_from_filter(self) -> Mask:
+        return CHANGE_MASK
 
     def __init__(self, *args: object, on_overflow: Callable[[], None], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -190,6 +221,9 @@ def _scandir_nofollow(inbox: Path, folder: str, path: str) -> Iterator[Iterator[
             yield it
     finally:
         os.close(dfd)
+
+
+_KINDS: Final[dict[int, EntryKind]] = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink"}
 
 
 def _parent(rel: str) -> str:
@@ -356,7 +390,7 @@ class Watcher:
         self._stop_observer(2.0)
         observer = _Observer(on_overflow=self._on_overflow)
         try:
-            observer.schedule(_Handler(self._on_event), self._root, recursive=True)
+            observer.schedule(_Handler(self._on_event), self._root, recursive=True, event_filter=list(CHANGE_EVENTS))
             observer.start()
         except OSError as exc:
             try:
@@ -540,23 +574,34 @@ class Watcher:
         """One folder's entries (lstat: symlinks are never followed, files never opened)."""
         path = os.path.join(self._root, folder) if folder else self._root
         out: dict[str, Entry] = {}
+        # The previous listing's Entry is reused when this scan's own lstat gives the same size,
+        # mtime, inode and kind: a quiet folder then compares identical objects, and builds no
+        # rel string and no ctime record (a poll of 10,000 pairs is mostly this loop). Any
+        # in-place edit changes size or mtime (or the inode), so it always gets a fresh Entry.
+        prev = self._tree.get(folder) or {}
+        kinds = _KINDS
+        ctimes = self._ctimes
         with _scandir_nofollow(self._inbox, folder, path) as it:
             for de in it:
+                name = de.name
                 try:
                     st = de.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue
                 except OSError as exc:
                     log.warning("cannot stat %s in the inbox (%s); skipping it this time",
-                                os.path.join(path, de.name), exc.strerror)
+                                os.path.join(path, name), exc.strerror)
                     continue
-                m = st.st_mode
-                kind = ("file" if stat.S_ISREG(m) else "dir" if stat.S_ISDIR(m)
-                        else "symlink" if stat.S_ISLNK(m) else "other")
-                rel = f"{folder}/{de.name}" if folder else de.name
-                out[de.name] = Entry(rel=rel, name=de.name, size=st.st_size, mtime_ns=st.st_mtime_ns,
-                                     kind=kind, inode=st.st_ino)
-                self._ctimes[rel] = st.st_ctime_ns
+                kind = kinds.get(st.st_mode & 0o170000, "other")
+                e = prev.get(name)
+                if (e is not None and e.mtime_ns == st.st_mtime_ns and e.size == st.st_size
+                        and e.inode == st.st_ino and e.kind == kind):
+                    out[name] = e
+                    continue
+                rel = f"{folder}/{name}" if folder else name
+                out[name] = Entry(rel=rel, name=name, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                                  kind=kind, inode=st.st_ino)
+                ctimes[rel] = st.st_ctime_ns   # only read for entries that changed (_step's judgement)
         return out
 
     def _walk(self, folder: str, into: dict[str, dict[str, Entry]]) -> None:
@@ -690,7 +735,13 @@ class Watcher:
             if classify(name) is None:
                 continue
             prev = old_by_inode.get(e.inode)
-            renamed_in = e.rel in renamed or (prev is not None and prev != name and prev not in new)
+            # A rename seen by listing (polling, or events coalesced): the same inode under a new
+            # name, the old name gone, and the same size and mtime (a rename keeps both; an inode
+            # number reused by a new upload would not). A new inode is never taken early, however
+            # old its mtime looks: a copy that keeps timestamps (cp -p, SMB) grows in place.
+            renamed_in = e.rel in renamed or (
+                prev is not None and prev != name and prev not in new
+                and old[prev].size == e.size and old[prev].mtime_ns == e.mtime_ns)
             startup = initial and wall_ns - e.mtime_ns >= self._settle * 1e9
             self._tracker.observe(e.rel, size=e.size, mtime_ns=e.mtime_ns, now=now,
                                   renamed_in=renamed_in, startup=startup)

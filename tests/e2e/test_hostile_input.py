@@ -236,3 +236,40 @@ class TestFeedbackForRefusedEntries:
         page = svc.http.get("/").text
         assert "The sidecar late.yaml was edited after the upload had started" in page, "the page says so"
         assert "the edit was not applied" in page and "the old title" in page and "privacy private" in page
+
+
+class TestRenamedIn:
+    def test_a_cut_off_video_renamed_in_waits_for_the_full_settle_before_it_is_refused(
+            self, make_service, emulator, tmp_path):
+        # issue 18 item 4: a rename is taken early only when the pair checks out; a cut-off file
+        # renamed into place waits (it may still be rewritten) and is refused after the settle
+        svc = make_service(settle=2).start()
+        staging = tmp_path / "staging"
+        staging.mkdir()
+        truncated_copy(small_mp4(tmp_path, "whole.mp4"), staging / "cut.mp4", 0.5)
+        (staging / "cut.yaml").write_bytes(VALID)
+        os.rename(staging / "cut.yaml", svc.inbox / "cut.yaml")
+        os.rename(staging / "cut.mp4", svc.inbox / "cut.mp4")
+        seen: list[tuple[str, str]] = []
+
+        def state() -> dict | None:
+            t = by_video(svc).get("cut.mp4")
+            if t is not None and (not seen or seen[-1] != (t["state"], t["error"] or "")):
+                seen.append((t["state"], t["error"] or ""))
+            return t if t is not None and t["state"] == "invalid" else None
+        t = wait_until(state, 30, "cut.mp4 refused after the full settle")
+        assert any(s == "waiting" and "just renamed into place" in e for s, e in seen), \
+            f"cut.mp4 should first wait (renamed in, not checking out); states seen: {seen}"
+        assert "cut off" in t["error"], t["error"]
+        assert inits(emulator) == 0
+
+    def test_a_whole_video_renamed_in_is_scheduled_before_the_settle(self, make_service, emulator, tmp_path):
+        svc = make_service(settle=60).start()
+        staging = tmp_path / "staging"
+        staging.mkdir()
+        small_mp4(staging, "quick.mp4")
+        (staging / "quick.yaml").write_bytes(b'privacy: private\nat: "2099-01-01 12:00"\n')
+        os.rename(staging / "quick.yaml", svc.inbox / "quick.yaml")
+        os.rename(staging / "quick.mp4", svc.inbox / "quick.mp4")
+        wait_until(lambda: (t := by_video(svc).get("quick.mp4")) and t["state"] in ("scheduled", "needs_login"), 30,
+                   "quick.mp4 accepted long before its 60 s settle")

@@ -320,3 +320,57 @@ def test_shown_name_puts_every_name_on_one_line_of_valid_utf8(name: str, shown: 
 @pytest.mark.parametrize("name, ok", [("clip.mp4", True), ("caf\u00e9.mp4", True), ("h12\udcff.mp4", False)])
 def test_is_utf8_name(name: str, ok: bool) -> None:
     assert is_utf8_name(name) is ok
+
+
+# Issue 18 item 4: a rename into place is taken early, as data. Each row: settle, quick, the
+# observations (now, size, mtime, renamed_in), then (now, stable?, early?) checked after them.
+_RENAME_TABLE = [
+    ("renamed in, unchanged: early at once, full at settle", 3, 0,
+     [(0, 10, 1, True)], [(0, True, True), (2.9, True, True)]),
+    ("renamed in, seen again after settle: no longer early", 3, 0,
+     [(0, 10, 1, True), (3, 10, 1, False)], [(3, True, False)]),
+    ("renamed in, seen again before settle: still early", 3, 0,
+     [(0, 10, 1, True), (1, 10, 1, False)], [(1, True, True)]),
+    ("renamed in, then grows: full settle from the change", 3, 0,
+     [(0, 10, 1, True), (0.4, 20, 2, False), (2, 20, 2, False)], [(2, False, False)]),
+    ("renamed in, then grows, then quiet for settle: stable, not early", 3, 0,
+     [(0, 10, 1, True), (0.4, 20, 2, False), (3.4, 20, 2, False)], [(3.4, True, False)]),
+    ("written in place (an SMB upload): full settle", 3, 0,
+     [(0, 10, 1, False), (1, 10, 1, False)], [(1, False, False)]),
+    ("slow writer pausing longer than half the settle: full settle", 3, 0,
+     [(0, 10, 1, False), (1.6, 20, 2, False), (3.2, 20, 2, False)], [(3.2, False, False)]),
+    ("settle 0: stable at once, never early", 0, 0,
+     [(0, 10, 1, True)], [(0, True, False)]),
+    ("quick 1 s: early only after quick", 5, 1,
+     [(0, 10, 1, True), (0.5, 10, 1, False)], [(0.5, False, False)]),
+]
+
+
+@pytest.mark.parametrize(("settle", "quick", "seen", "expect"), [r[1:] for r in _RENAME_TABLE],
+                         ids=[r[0] for r in _RENAME_TABLE])
+def test_rename_rule(settle: float, quick: float, seen: list[tuple[float, int, int, bool]],
+                     expect: list[tuple[float, bool, bool]]) -> None:
+    t = StabilityTracker(settle, quick)
+    for now, size, mtime, renamed in seen:
+        t.observe("a.mp4", size=size, mtime_ns=mtime, now=now, renamed_in=renamed)
+    for now, stable, early in expect:
+        assert (t.is_stable("a.mp4", now), t.is_early("a.mp4")) == (stable, early), f"at {now}"
+
+
+def test_an_early_file_stays_due_until_the_full_settle() -> None:
+    t = StabilityTracker(3, 0)
+    t.observe("a.mp4", size=10, mtime_ns=1, now=100, renamed_in=True)
+    assert t.is_stable("a.mp4", 100) and t.is_early("a.mp4")
+    assert t.next_check(100) == 103 and t.unconfirmed() == ["a.mp4"]
+    assert t.due(102.9) == [] and t.due(103) == ["a.mp4"]
+    t.observe("a.mp4", size=10, mtime_ns=1, now=103)
+    assert not t.is_early("a.mp4") and t.next_check(103) is None and t.unconfirmed() == []
+
+
+def test_a_snapshot_says_early() -> None:
+    t = StabilityTracker(3, 0)
+    t.observe("c.mp4", size=10, mtime_ns=1, now=0, renamed_in=True)
+    t.observe("c.yaml", size=5, mtime_ns=1, now=0, startup=True)
+    snap = build_snapshots([Entry("c.mp4", "c.mp4", 10, 1, "file"), Entry("c.yaml", "c.yaml", 5, 1, "file")], t, 0)["c"]
+    assert snap.videos[0].stable and snap.videos[0].early
+    assert snap.sidecars[0].stable and not snap.sidecars[0].early

@@ -236,6 +236,35 @@ class TestCompleteness:
         os.rename(inbox / ".clip.yaml.Xy98Zz", inbox / "clip.yaml")
         wait_until(lambda: rec.complete("clip"), 10, "renamed-in pair complete long before settle_seconds")
 
+    def test_it_takes_a_rename_early_and_then_confirms_it(self, inbox: Path, make_watcher, mode: str) -> None:
+        # issue 18 item 4: stable (early) at the first look after the rename; early=False is
+        # reported once the full settle has passed too (the service refuses only then)
+        w, rec = make_watcher(inbox, mode=mode, settle=1.0)
+        (inbox / ".r.mp4.Ab12Cd").write_bytes(b"\0" * 500)
+        (inbox / ".r.yaml.Xy98Zz").write_text("title: x\n")
+        wait_until(lambda: ".r.yaml.Xy98Zz" in w._tree.get("", {}), 5, "the temp files listed")
+        os.rename(inbox / ".r.mp4.Ab12Cd", inbox / "r.mp4")
+        os.rename(inbox / ".r.yaml.Xy98Zz", inbox / "r.yaml")
+        wait_until(lambda: rec.complete("r"), 10, "renamed-in pair stable")
+        first = next(s for s in rec.all_snaps() if s.key == "r" and s.videos and s.videos[0].stable)
+        assert first.videos[0].early, f"the first stable report of r.mp4 should be early: {first}"
+        wait_until(lambda: (s := rec.get("r")) is not None and s.videos and not s.videos[0].early
+                   and s.videos[0].stable, 10, "r.mp4 confirmed by the full settle (early=False)")
+
+    def test_it_never_takes_a_file_written_in_place_early(self, inbox: Path, make_watcher, mode: str) -> None:
+        # an SMB upload or `cp -p` under the final name: a new inode, its mtime set to long ago,
+        # at full size on first sight - still the full settle (30 s here: never within the test)
+        w, rec = make_watcher(inbox, mode=mode, settle=30)
+        write_pair(inbox, "inplace")
+        age(inbox / "inplace.mp4")
+        age(inbox / "inplace.yaml")
+        wait_until(lambda: (s := rec.get("inplace")) is not None and s.videos and s.sidecars
+                   and s.videos[0].mtime_ns == (inbox / "inplace.mp4").stat().st_mtime_ns, 10, "inplace reported")
+        w.rescan_now("test")
+        wait_until(lambda: w.status()["last_scan"] is not None, 5, "a rescan")
+        stable = [f for s in rec.all_snaps() for f in s.videos + s.sidecars if f.stable]
+        assert stable == [], f"a file written in place was taken as stable before the settle: {stable}"
+
     def test_it_reports_a_sidecar_first_and_the_video_much_later(self, inbox: Path, make_watcher,
                                                                  mode: str) -> None:
         w, rec = make_watcher(inbox, mode=mode)
@@ -583,3 +612,63 @@ class TestSymlinkedFolders:
         with rec.lock:
             seen = {s.key for call in rec.calls for s in call}
         assert "sub/secret" not in seen, "a folder behind a symlink was listed"
+
+
+class TestEventMask:
+    """Issue 18 item 2: only change events are asked of the kernel, never through a symlink."""
+
+    def test_the_mask_asks_for_changes_only_and_never_follows_links(self, inbox: Path, make_watcher) -> None:
+        from watchdog.observers.inotify_c import InotifyConstants as C
+        w, rec = make_watcher(inbox, mode="events")
+        assert w._observer is not None
+        masks = [e._inotify.event_mask for e in list(w._observer.emitters) if e._inotify is not None]
+        assert masks, "the observer has no inotify emitter"
+        for mask in masks:
+            assert mask & C.IN_DONT_FOLLOW, f"watcher.py _Emitter: IN_DONT_FOLLOW missing from {mask:#x}"
+            assert not mask & (C.IN_OPEN | C.IN_CLOSE_NOWRITE), f"read events still asked for: {mask:#x}"
+            for needed in (C.IN_MODIFY, C.IN_ATTRIB, C.IN_MOVED_TO, C.IN_MOVED_FROM, C.IN_CREATE,
+                           C.IN_DELETE, C.IN_CLOSE_WRITE):
+                assert mask & needed, f"watcher.py CHANGE_MASK lacks {needed:#x}: changes would be missed"
+
+    def test_no_watch_is_added_through_a_symlinked_folder(self, inbox: Path, tmp_path: Path, make_watcher) -> None:
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        os.symlink(outside, inbox / "link")
+        w, rec = make_watcher(inbox, mode="events")
+        (outside / "behind.yaml").write_text("title: x\n")   # behind the link: no event may come
+        (inbox / "marker.yaml").write_text("title: x\n")     # in the inbox: its event comes after
+        wait_until(lambda: "" in w._event_folders, 10, "the inbox's own event")
+        assert "link" not in w._event_folders, "an event came from behind a symlink: a watch was added through it"
+
+    def test_it_sees_a_touch_that_only_changes_the_mtime(self, inbox: Path, make_watcher) -> None:
+        # IN_ATTRIB (utime without a write) stays in the mask: an in-place edit is never missed
+        w, rec = make_watcher(inbox, mode="events", settle=0.2)
+        write_pair(inbox, "t")
+        wait_until(lambda: rec.complete("t"), 10, "pair complete")
+        age(inbox / "t.mp4", 100)
+        want = (inbox / "t.mp4").stat().st_mtime_ns
+        wait_until(lambda: (s := rec.get("t")) is not None and s.videos and s.videos[0].mtime_ns == want, 10,
+                   "the new mtime reported")
+
+
+class TestQuietScanReuse:
+    """Issue 18 item 3: unchanged entries are reused between scans; an in-place edit never is."""
+
+    @pytest.mark.parametrize("mode", MODES)
+    def test_a_same_size_edit_in_place_is_seen_after_quiet_scans(self, inbox: Path, make_watcher, mode: str) -> None:
+        w, rec = make_watcher(inbox, mode=mode, settle=0.2, rescan=0.1)
+        write_pair(inbox, "e", video=b"\1" * 100)
+        wait_until(lambda: rec.complete("e"), 10, "pair complete")
+        first = w._tree[""]["e.mp4"]
+        wait_until(lambda: w._tree[""]["e.mp4"] is first and w.status()["last_scan"] is not None, 10,
+                   "the unchanged entry reused by a later scan")
+        with open(inbox / "e.mp4", "r+b") as f:   # same size, new bytes, new mtime
+            f.write(b"\2" * 100)
+        os.utime(inbox / "e.mp4", ns=(first.mtime_ns + 5_000_000_000, first.mtime_ns + 5_000_000_000))
+        wait_until(lambda: (s := rec.get("e")) is not None and s.videos
+                   and s.videos[0].mtime_ns == first.mtime_ns + 5_000_000_000 and s.videos[0].stable, 10,
+                   "the edit reported and settled again")
+        assert w._tree[""]["e.mp4"] is not first, "watcher.py _list reused an Entry whose mtime changed"
+        unstable = [s for s in rec.all_snaps() if s.key == "e" and s.videos
+                    and s.videos[0].mtime_ns == first.mtime_ns + 5_000_000_000 and not s.videos[0].stable]
+        assert unstable, "the edited file should have waited for the settle again"
