@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from .errors import ProbeError
+from .media_rules import CODECS, CONTAINERS, MAX_BYTES, MAX_FPS, MAX_SIDE, MIN_FPS, MIN_SIDE, Rule, breaches, size_ok
 from .pairfiles import NotRegularFile, open_regular
 
 __all__ = [
@@ -41,12 +42,7 @@ __all__ = [
     "CODECS",
 ]
 
-# TikTok's rules (Content Sharing Guidelines; product.md § Inbox).
-MAX_BYTES = 4_000_000_000
-MIN_FPS, MAX_FPS = 23, 60
-MIN_SIDE, MAX_SIDE = 360, 4096
-CONTAINERS = ("mp4", "mov", "webm")
-CODECS = ("h264", "hevc", "vp8", "vp9")
+# TikTok's rules live in media_rules (shared with the emulator); re-exported here for callers.
 
 # Header boxes are small; a moov beyond this is damage, not a video (and would cost memory).
 MOOV_CAP = 64 * 1024 * 1024
@@ -124,7 +120,7 @@ def _open_video(path: Path, file: BinaryIO | None) -> Iterator[BinaryIO]:
 
 def check_size(size: int) -> str | None:
     """TikTok's size limit, checkable from `stat` alone (before any byte is read)."""
-    if size > MAX_BYTES:
+    if not size_ok(size):
         return (f"the video is {size:,} bytes ({size / 1e9:.2f} GB); TikTok accepts at most {MAX_BYTES:,} bytes "
                 f"(4 GB): make it smaller, e.g. `ffmpeg -i in.mp4 -c:v libx264 -crf 23 -c:a aac out.mp4`, "
                 f"or shorten it")
@@ -132,52 +128,59 @@ def check_size(size: int) -> str | None:
 
 
 def check_video(info: VideoInfo, *, max_duration: float = 600) -> list[str]:
-    """Every way `info` breaks TikTok's rules, one sentence each (empty: TikTok should take it).
+    """Every way `info` breaks TikTok's rules (media_rules.breaches), one sentence each (empty:
+    TikTok should take it).
 
     `max_duration` is TikTok's 10 minutes, or the creator's `max_video_post_duration_sec`."""
-    problems: list[str] = []
-    if info.container not in CONTAINERS:
-        problems.append(
-            f"the video is in a {_container_label(info.container)} container; TikTok accepts MP4, MOV and WebM: "
+    return [_BREACH_TEXT[rule](info, max_duration) for rule in breaches(info, max_duration=max_duration)]
+
+
+def _container_text(info: VideoInfo, _max: float) -> str:
+    return (f"the video is in a {_container_label(info.container)} container; TikTok accepts MP4, MOV and WebM: "
             f"convert it, e.g. `ffmpeg -i in.mkv -c copy out.mp4` (keeps the picture as it is) "
             f"or `ffmpeg -i in.mkv -c:v libx264 -c:a aac out.mp4`")
-    if info.codec not in CODECS:
-        problems.append(
-            f"the video is encoded with {_codec_label(info.codec)}; TikTok accepts H.264, H.265, VP8 and VP9: "
+
+
+def _codec_text(info: VideoInfo, _max: float) -> str:
+    return (f"the video is encoded with {_codec_label(info.codec)}; TikTok accepts H.264, H.265, VP8 and VP9: "
             f"re-encode it, e.g. `ffmpeg -i in.mp4 -c:v libx264 -c:a aac out.mp4`")
+
+
+def _fps_text(info: VideoInfo, _max: float) -> str:
     if info.fps is None:
-        problems.append(
-            f"the video's frame rate could not be read; TikTok accepts {MIN_FPS} to {MAX_FPS} frames per second: "
-            f"re-encode it at a fixed rate, e.g. `ffmpeg -i in.mp4 -r 30 out.mp4`")
-    elif not MIN_FPS <= round(info.fps, 1) <= MAX_FPS:
-        fix = "-r 30" if info.fps < MIN_FPS else "-r 60"
-        problems.append(
-            f"the video is {_num(info.fps)} fps; TikTok accepts {MIN_FPS} to {MAX_FPS} frames per second: "
+        return (f"the video's frame rate could not be read; TikTok accepts {MIN_FPS} to {MAX_FPS} frames per "
+                f"second: re-encode it at a fixed rate, e.g. `ffmpeg -i in.mp4 -r 30 out.mp4`")
+    fix = "-r 30" if info.fps < MIN_FPS else "-r 60"
+    return (f"the video is {_num(info.fps)} fps; TikTok accepts {MIN_FPS} to {MAX_FPS} frames per second: "
             f"re-encode it, e.g. `ffmpeg -i in.mp4 {fix} out.mp4`")
-    small = min(info.width, info.height) < MIN_SIDE
+
+
+def _sides_text(info: VideoInfo, _max: float) -> str:
     big = max(info.width, info.height) > MAX_SIDE
-    if small or big:
-        if big:
-            scale = "scale=-2:1920" if info.height >= info.width else "scale=1920:-2"
-        else:
-            scale = "scale=720:-2" if info.height >= info.width else "scale=-2:720"
-        problems.append(
-            f"the video is {info.width}×{info.height} pixels; TikTok accepts {MIN_SIDE} to {MAX_SIDE} pixels "
+    if big:
+        scale = "scale=-2:1920" if info.height >= info.width else "scale=1920:-2"
+    else:
+        scale = "scale=720:-2" if info.height >= info.width else "scale=-2:720"
+    return (f"the video is {info.width}×{info.height} pixels; TikTok accepts {MIN_SIDE} to {MAX_SIDE} pixels "
             f"on each side: {'scale it down' if big else 'scale it up'}, e.g. "
             f"`ffmpeg -i in.mp4 -vf {scale} out.mp4`")
-    too_big = check_size(info.size)
-    if too_big:
-        problems.append(too_big)
+
+
+def _size_text(info: VideoInfo, _max: float) -> str:
+    return check_size(info.size) or ""
+
+
+def _duration_text(info: VideoInfo, max_duration: float) -> str:
     if info.duration is None:
-        problems.append(f"the video's duration could not be read; {_REMUX}")
-    elif info.duration <= 0:
-        problems.append(f"the video has no length (0 seconds); {_REMUX}")
-    elif info.duration > max_duration + 0.0005:
-        limit = _seconds_label(max_duration)
-        problems.append(
-            f"the video is {_seconds_label(info.duration)} long; the limit here is {limit}: shorten it, e.g. "
-            f"`ffmpeg -i in.mp4 -t {_num(max_duration)} -c copy out.mp4`")
-    return problems
+        return f"the video's duration could not be read; {_REMUX}"
+    if info.duration <= 0:
+        return f"the video has no length (0 seconds); {_REMUX}"
+    return (f"the video is {_seconds_label(info.duration)} long; the limit here is {_seconds_label(max_duration)}: "
+            f"shorten it, e.g. `ffmpeg -i in.mp4 -t {_num(max_duration)} -c copy out.mp4`")
+
+
+_BREACH_TEXT = {Rule.CONTAINER: _container_text, Rule.CODEC: _codec_text, Rule.FPS: _fps_text,
+                Rule.SIDES: _sides_text, Rule.SIZE: _size_text, Rule.DURATION: _duration_text}
 
 
 # --- helpers for messages -------------------------------------------------------------------

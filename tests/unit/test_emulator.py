@@ -18,7 +18,7 @@ import webtest
 from ralph_watch.clock import FakeClock
 from ralph_watch.errors import ConfigError
 from ralph_watch.limits import Limits
-from ralph_watch.tiktok.emulator import Account, EmulatorServer, Profile, load_profile, make_emulator_app
+from ralph_watch.emulator import Account, EmulatorServer, Profile, load_profile, make_emulator_app
 from ralph_watch.tiktok.protocol import MIN_CHUNK, plan_chunks
 from tests.support.wait import wait_until
 
