@@ -135,6 +135,10 @@ class EmulatorServer:
     def stats(self) -> dict[str, Any]:
         return self.state.stats_view()
 
+    def logged_in(self) -> dict[str, int]:
+        """open_id -> live access tokens: the creators logged in right now (GET /_emulator/logins)."""
+        return self.state.logged_in()
+
     def inject(self, endpoint: str, **fault: Any) -> None:
         """Add a fault, e.g. inject("upload", status=500, times=2) or inject("init", delay=3)."""
         self.state.add_fault(Fault.from_json({"endpoint": endpoint, **fault}))
