@@ -9,12 +9,9 @@ from typing import Any
 
 from ralph_watch.emulator.core import Core, Reply
 
-__all__ = ["Fault", "FaultBook", "FAULT_ENDPOINTS", "FAIL_REASONS"]
+__all__ = ["Fault", "FaultBook", "FAULT_ENDPOINTS"]
 
 FAULT_ENDPOINTS = ("init", "draft_init", "creator_info", "status", "upload", "token", "revoke", "user_info")
-FAIL_REASONS = ("file_format_check_failed", "duration_check_failed", "frame_rate_check_failed",
-                "picture_size_check_failed", "internal", "video_pull_failed", "publish_cancelled", "auth_removed",
-                "spam_risk_too_many_posts", "spam_risk_user_banned_from_posting", "spam_risk_text", "spam_risk")
 _KNOWN = {"endpoint", "status", "code", "message", "times", "drop_after_bytes", "drop", "delay", "trickle",
           "trickle_interval", "after"}
 

@@ -13,6 +13,7 @@ import yaml
 
 from ralph_watch.errors import ConfigError
 from ralph_watch.limits import Limits
+from ralph_watch.media_rules import MAX_DURATION_SEC
 from ralph_watch.tiktok.protocol import MAX_SINGLE_CHUNK
 
 __all__ = ["Account", "Profile", "load_profile", "make_avatar_png", "ACCOUNT_FIELDS", "SWITCHES", "check_switch",
@@ -44,7 +45,7 @@ class Account:
     username: str = "ralph.emulator"
     avatar: bytes = b""                   # PNG; generated from open_id when empty
     private: bool = False
-    max_video_post_duration_sec: int = 600
+    max_video_post_duration_sec: int = MAX_DURATION_SEC
     comment_disabled: bool = False
     duet_disabled: bool = False
     stitch_disabled: bool = False
@@ -241,8 +242,8 @@ def _account_value_problem(key: str, value: Any) -> str | None:
         return f"unknown account key; known keys are avatar, {', '.join(ACCOUNT_FIELDS)}"
     if not _check(value, ACCOUNT_FIELDS[key]):
         return f"must be {_type_name(ACCOUNT_FIELDS[key])}, not {value!r}"
-    if key == "max_video_post_duration_sec" and not 1 <= value <= 600:
-        return "must be between 1 and 600 (TikTok's longest is 10 minutes)"
+    if key == "max_video_post_duration_sec" and not 1 <= value <= MAX_DURATION_SEC:
+        return f"must be between 1 and {MAX_DURATION_SEC} (TikTok's longest is 10 minutes)"
     return None
 
 
