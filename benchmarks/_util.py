@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from ralph_watch.tiktok.emulator import EmulatorServer, load_profile  # noqa: E402
+from ralph_watch.emulator import EmulatorServer, load_profile  # noqa: E402
 from tests.support.service import ServiceProcess  # noqa: E402
 
 MiB = 1024 * 1024

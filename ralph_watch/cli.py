@@ -237,7 +237,7 @@ def demo_state_dir(inbox: Path) -> Path:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .hardening import harden
     from .service import Service
-    from .tiktok.emulator import EmulatorServer, load_profile
+    from .emulator import EmulatorServer, load_profile
 
     harden()  # as `run` does: the demo holds tokens too
     if _port_taken("127.0.0.1", args.port):
@@ -288,7 +288,7 @@ def write_sample(inbox: Path) -> Path:
 
 # -- emulator ----------------------------------------------------------------------------------
 def cmd_emulator(args: argparse.Namespace) -> int:
-    from .tiktok.emulator import EmulatorServer, load_profile
+    from .emulator import EmulatorServer, load_profile
     emu = EmulatorServer(load_profile(args.profile), host=args.host, port=args.port).start()
     print(f"TikTok emulator listening on {emu.base_url} (client_key {emu.profile.client_key})", flush=True)
     done = threading.Event()

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from ralph_watch.tiktok.emulator import EmulatorServer, load_profile
+from ralph_watch.emulator import EmulatorServer, load_profile
 from tests.support.service import ServiceProcess
 
 FAST = dict(processing_seconds=0.2, moderation_seconds=0.2)

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from ralph_watch.tiktok.emulator import EmulatorServer, load_profile
+from ralph_watch.emulator import EmulatorServer, load_profile
 from tests.support.service import ServiceProcess
 from tests.support.videos import small_mp4
 from tests.support.wait import wait_until

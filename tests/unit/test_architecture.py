@@ -13,7 +13,7 @@ PKG = Path(ralph_watch.__file__).parent
 
 CORE = ["errors", "clock", "limits", "tasks", "strictyaml", "sidecar", "config", "schedule", "inbox", "postplan",
         "dedupe",
-        "tiktok/protocol", "tiktok/errors", "reinit", "calendar_view"]
+        "tiktok/protocol", "tiktok/errors", "reinit", "calendar_view", "media_rules"]
 # What the pure core may import besides the standard library.
 ALLOWED_THIRD_PARTY = {"yaml", "croniter"}
 SHELL_ONLY = {"httpx", "httpcore", "bottle", "waitress", "watchdog", "av", "apprise", "socket", "subprocess",
@@ -49,7 +49,30 @@ def test_it_keeps_the_core_away_from_the_real_clock(module):
 
 def test_the_public_surface_is_declared_and_complete():
     public = {n for n in dir(ralph_watch) if not n.startswith("_")} - {"annotations"}
-    modules = {p.stem for p in PKG.iterdir() if p.suffix == ".py"} | {"tiktok", "web"}
+    modules = {p.stem for p in PKG.iterdir() if p.suffix == ".py"} | {"tiktok", "web", "emulator"}
     assert set(ralph_watch.__all__) == public - modules
     for name in ralph_watch.__all__:
         assert getattr(ralph_watch, name).__module__ == "ralph_watch", name
+
+
+def _absolute_imports(path: Path) -> set[str]:
+    """Every module `path` imports, relative imports resolved against its package."""
+    package = path.relative_to(PKG.parent).with_suffix("").parts[:-1]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = list(package[:len(package) - node.level + 1]) if node.level else []
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            names.add(module)
+            names.update(f"{module}.{a.name}" for a in node.names)
+    return names
+
+
+@pytest.mark.parametrize("path", sorted((PKG / "emulator").glob("*.py")), ids=lambda p: p.name)
+def test_the_emulator_imports_the_protocol_never_the_client(path):
+    found = {n for n in _absolute_imports(path) if n.startswith("ralph_watch.tiktok.")}
+    bad = {n for n in found if n.split(".")[2] not in ("protocol", "errors")}
+    assert not bad, f"emulator/{path.name} imports {sorted(bad)}: the emulator may use tiktok.protocol and " \
+                    f"tiktok.errors only, so it cannot share a bug with the client it tests"

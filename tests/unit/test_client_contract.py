@@ -22,7 +22,7 @@ import pytest
 from ralph_watch.clock import SystemClock
 from ralph_watch.errors import Action, TikTokError
 from ralph_watch.tiktok.client import TikTokClient
-from ralph_watch.tiktok.emulator import EmulatorServer, load_profile
+from ralph_watch.emulator import EmulatorServer, load_profile
 from ralph_watch.tiktok.errors import classify_fail_reason
 from ralph_watch.tiktok.oauth import new_pkce, new_state
 from tests.support.videos import padded_mp4, small_mp4

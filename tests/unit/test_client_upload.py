@@ -17,7 +17,7 @@ import pytest
 
 from ralph_watch.errors import TikTokError
 from ralph_watch.tiktok.client import ChunkBody, TikTokClient
-from ralph_watch.tiktok.emulator import EmulatorServer, load_profile
+from ralph_watch.emulator import EmulatorServer, load_profile
 from tests.support.videos import padded_mp4, small_mp4
 from tests.support.wait import wait_until
 from tests.unit.test_client_contract import PUBLIC, login, make_client, post_for, sha

@@ -18,7 +18,7 @@ import webtest
 from ralph_watch.clock import FakeClock
 from ralph_watch.errors import ConfigError
 from ralph_watch.limits import Limits
-from ralph_watch.tiktok.emulator import Account, EmulatorServer, Profile, load_profile, make_emulator_app
+from ralph_watch.emulator import Account, EmulatorServer, Profile, load_profile, make_emulator_app
 from ralph_watch.tiktok.protocol import MIN_CHUNK, plan_chunks
 from tests.support.wait import wait_until
 
@@ -864,6 +864,16 @@ class TestControl:
         text = emu.http.get("/_emulator/posts").text + emu.http.get("/_emulator/stats").text
         assert "upload_token" not in text and token not in text
         assert "hi #emu" in emu.http.get("/").text
+
+    def test_it_lists_the_creators_logged_in_at_once(self, emu, server):
+        first = emu.login()["access_token"]
+        emu.login(open_id="emu-open-id-0002")
+        assert emu.http.get("/_emulator/logins").json() == {"emu-open-id-0001": 1, "emu-open-id-0002": 1}
+        emu.token(grant_type="refresh_token", refresh_token=emu.login()["refresh_token"])
+        assert server.logged_in() == {"emu-open-id-0001": 3, "emu-open-id-0002": 1}
+        assert emu.http.post("/v2/oauth/revoke/", data={"client_key": CK, "client_secret": CS,
+                                                        "token": first}).status_code == 200
+        assert server.logged_in() == {"emu-open-id-0002": 1}
 
     def test_it_answers_the_control_api_only_on_loopback(self, profile, clock):
         app = webtest.TestApp(make_emulator_app(profile, clock=clock, base_url="http://emu").wsgi,

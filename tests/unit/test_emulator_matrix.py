@@ -28,8 +28,8 @@ import pytest
 from ralph_watch.clock import FakeClock
 from ralph_watch.limits import Limits
 from ralph_watch.tiktok.client import TikTokClient
-from ralph_watch.tiktok.emulator import EmulatorServer, Profile
-from ralph_watch.tiktok.emulator_profile import MAX_CHUNK_SIZE_MIB, load_profile
+from ralph_watch.emulator import EmulatorServer, Profile
+from ralph_watch.emulator.profile import MAX_CHUNK_SIZE_MIB, load_profile
 from ralph_watch.tiktok.protocol import MIME_TYPES
 from ralph_watch.errors import ConfigError
 from tests.unit.test_emulator import Driver

@@ -60,7 +60,7 @@ def test_run_and_demo_harden_before_the_service_starts(monkeypatch: pytest.Monke
             pass
 
     monkeypatch.setattr("ralph_watch.service.Service", FakeService)
-    monkeypatch.setattr("ralph_watch.tiktok.emulator.EmulatorServer", FakeEmulator)
+    monkeypatch.setattr("ralph_watch.emulator.EmulatorServer", FakeEmulator)
     if command == "run":
         cfg = tmp_path / "config.yaml"
         (tmp_path / "in").mkdir()  # `run` refuses a missing inbox (issue 14)

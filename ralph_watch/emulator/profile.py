@@ -13,6 +13,7 @@ import yaml
 
 from ralph_watch.errors import ConfigError
 from ralph_watch.limits import Limits
+from ralph_watch.media_rules import MAX_DURATION_SEC
 from ralph_watch.tiktok.protocol import MAX_SINGLE_CHUNK
 
 __all__ = ["Account", "Profile", "load_profile", "make_avatar_png", "ACCOUNT_FIELDS", "SWITCHES", "check_switch",
@@ -44,7 +45,7 @@ class Account:
     username: str = "ralph.emulator"
     avatar: bytes = b""                   # PNG; generated from open_id when empty
     private: bool = False
-    max_video_post_duration_sec: int = 600
+    max_video_post_duration_sec: int = MAX_DURATION_SEC
     comment_disabled: bool = False
     duet_disabled: bool = False
     stitch_disabled: bool = False
@@ -93,6 +94,10 @@ class Profile:
     draft_drops_caption: bool = False     # True: an inbox draft keeps no title either
     creator_can_post: bool = True         # False: creator_info says creator_can_post=false, init is refused
     active_user_cap_reached: bool = False  # True: the app's daily active-creator cap is reached
+    # True: an unaudited app's consent refuses a user when limits.unaudited_users_per_day others
+    # authorised it in the last 24 h (error=access_denied on the callback). TikTok documents the
+    # cap only at init (reached_active_user_cap), which stays on either way.
+    unaudited_login_cap: bool = False
 
     def accounts(self) -> list[Account]:
         return [self.account, *self.other_accounts]
@@ -102,11 +107,12 @@ _PROFILE_KEYS = {"client_key": str, "client_secret": str, "app_name": str, "audi
                  "verified_url_prefixes": list, "redirect_uris": list, "media_checks": bool,
                  "require_brand_toggle": bool, "accept_ceil_chunk_count": bool, "max_chunk_size": int,
                  "unaudited_private_posts": str, "cover_public_only": bool, "draft_drops_caption": bool,
-                 "creator_can_post": bool, "active_user_cap_reached": bool}
+                 "creator_can_post": bool, "active_user_cap_reached": bool, "unaudited_login_cap": bool}
 # The switches above that the control API (/_emulator/profile) may change at run time, too.
 SWITCHES: tuple[str, ...] = ("audited", "media_checks", "require_brand_toggle", "accept_ceil_chunk_count",
                              "max_chunk_size", "unaudited_private_posts", "cover_public_only",
-                             "draft_drops_caption", "creator_can_post", "active_user_cap_reached")
+                             "draft_drops_caption", "creator_can_post", "active_user_cap_reached",
+                             "unaudited_login_cap")
 UNAUDITED_PRIVATE_POSTS = ("refuse", "make_private")
 
 
@@ -150,98 +156,126 @@ def _check(value: Any, kind: type) -> bool:
     return isinstance(value, kind)
 
 
+def _read_yaml(path: Path) -> tuple[Any, dict[str, int]]:
+    """(the parsed document, dotted key -> line) or ConfigError with one sentence."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read the emulator profile ({exc}); pass an existing UTF-8 YAML file"]) from None
+    try:
+        return yaml.safe_load(text), _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError([f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc}); fix the syntax"]) from None
+
+
+class _Reader:
+    """One profile file being read: its keys' lines and every problem found so far."""
+
+    def __init__(self, path: Path, lines: dict[str, int]) -> None:
+        self.path = path
+        self.lines = lines
+        self.problems: list[str] = []
+
+    def at(self, key: str) -> str:
+        line = self.lines.get(key)
+        return f"{self.path}:{line}: {key}" if line else f"{self.path}: {key}"
+
+    def switches(self, data: dict[Any, Any]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            key = str(key)
+            if key in _PROFILE_KEYS:
+                why = check_switch(key, value)
+                if why is not None:
+                    self.problems.append(f"{self.at(key)}: {why}")
+                else:
+                    kwargs[key] = value
+            elif key not in _SECTION_KEYS:
+                known = ", ".join(sorted([*_PROFILE_KEYS, *_SECTION_KEYS]))
+                self.problems.append(f"{self.at(key)}: unknown key; known keys are {known}")
+        return kwargs
+
+    def account(self, raw: Any, where: str) -> Account | None:
+        if not isinstance(raw, dict):
+            self.problems.append(f"{self.at(where)}: must be a mapping of account fields ({', '.join(ACCOUNT_FIELDS)})")
+            return None
+        values: dict[str, Any] = {}
+        for k, v in raw.items():
+            k = str(k)
+            if k == "avatar":
+                avatar_path = (self.path.parent / str(v)) if not Path(str(v)).is_absolute() else Path(str(v))
+                try:
+                    values["avatar"] = avatar_path.read_bytes()
+                except OSError as exc:
+                    self.problems.append(f"{self.at(f'{where}.{k}')}: cannot read the avatar PNG {avatar_path} "
+                                         f"({exc.strerror})")
+                continue
+            why = _account_value_problem(k, v)
+            if why is not None:
+                self.problems.append(f"{self.at(f'{where}.{k}')}: {why}")
+            else:
+                values[k] = v
+        return Account(**values)
+
+    def others(self, raw_list: Any) -> list[Account]:
+        if not isinstance(raw_list, list):
+            self.problems.append(f"{self.at('other_accounts')}: must be a list of account mappings")
+            return []
+        others = [self.account(item, f"other_accounts.{i}") for i, item in enumerate(raw_list)]
+        return [a for a in others if a is not None]
+
+    def limits(self, raw_limits: Any) -> Limits | None:
+        if not isinstance(raw_limits, dict):
+            self.problems.append(f"{self.at('limits')}: must be a mapping of limit names to numbers")
+            return None
+        limits, limit_problems = Limits.from_mapping(raw_limits, where="limits")
+        for problem in limit_problems:
+            line = self.lines.get(problem.split(":", 1)[0])
+            self.problems.append(f"{self.path}:{line}: {problem}" if line else f"{self.path}: {problem}")
+        return limits
+
+
+def _account_value_problem(key: str, value: Any) -> str | None:
+    if key not in ACCOUNT_FIELDS:
+        return f"unknown account key; known keys are avatar, {', '.join(ACCOUNT_FIELDS)}"
+    if not _check(value, ACCOUNT_FIELDS[key]):
+        return f"must be {_type_name(ACCOUNT_FIELDS[key])}, not {value!r}"
+    if key == "max_video_post_duration_sec" and not 1 <= value <= MAX_DURATION_SEC:
+        return f"must be between 1 and {MAX_DURATION_SEC} (TikTok's longest is 10 minutes)"
+    return None
+
+
 def load_profile(path: Path | None) -> Profile:
     """Read a profile YAML file (None: the defaults). Raises ConfigError listing every bad key
     as `FILE:LINE: key: what is wrong (how to fix it)`."""
     if path is None:
         return Profile()
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read the emulator profile ({exc}); pass an existing UTF-8 YAML file"]) from None
-    try:
-        data = yaml.safe_load(text)
-        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError([f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc}); fix the syntax"]) from None
+    data, lines = _read_yaml(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: the profile must be a mapping of keys (client_key, account, limits, ...)"])
-
-    problems: list[str] = []
-
-    def at(key: str) -> str:
-        line = lines.get(key)
-        return f"{path}:{line}: {key}" if line else f"{path}: {key}"
-
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        key = str(key)
-        if key in _PROFILE_KEYS:
-            why = check_switch(key, value)
-            if why is not None:
-                problems.append(f"{at(key)}: {why}")
-            else:
-                kwargs[key] = value
-        elif key not in _SECTION_KEYS:
-            known = ", ".join(sorted([*_PROFILE_KEYS, *_SECTION_KEYS]))
-            problems.append(f"{at(key)}: unknown key; known keys are {known}")
-
-    def account_from(raw: Any, where: str) -> Account | None:
-        if not isinstance(raw, dict):
-            problems.append(f"{at(where)}: must be a mapping of account fields ({', '.join(ACCOUNT_FIELDS)})")
-            return None
-        values: dict[str, Any] = {}
-        for k, v in raw.items():
-            k = str(k)
-            if k == "avatar":
-                avatar_path = (path.parent / str(v)) if not Path(str(v)).is_absolute() else Path(str(v))
-                try:
-                    values["avatar"] = avatar_path.read_bytes()
-                except OSError as exc:
-                    problems.append(f"{at(f'{where}.{k}')}: cannot read the avatar PNG {avatar_path} ({exc.strerror})")
-            elif k not in ACCOUNT_FIELDS:
-                problems.append(f"{at(f'{where}.{k}')}: unknown account key; known keys are avatar, {', '.join(ACCOUNT_FIELDS)}")
-            elif not _check(v, ACCOUNT_FIELDS[k]):
-                problems.append(f"{at(f'{where}.{k}')}: must be {_type_name(ACCOUNT_FIELDS[k])}, not {v!r}")
-            elif k == "max_video_post_duration_sec" and not 1 <= v <= 600:
-                problems.append(f"{at(f'{where}.{k}')}: must be between 1 and 600 (TikTok's longest is 10 minutes)")
-            else:
-                values[k] = v
-        return Account(**values)
-
+    reader = _Reader(path, lines)
+    kwargs = reader.switches(data)
     if "account" in data:
-        account = account_from(data["account"], "account")
+        account = reader.account(data["account"], "account")
         if account is not None:
             kwargs["account"] = account
     if "other_accounts" in data:
-        raw_list = data["other_accounts"]
-        if not isinstance(raw_list, list):
-            problems.append(f"{at('other_accounts')}: must be a list of account mappings")
-        else:
-            others = [account_from(item, f"other_accounts.{i}") for i, item in enumerate(raw_list)]
-            kwargs["other_accounts"] = [a for a in others if a is not None]
+        kwargs["other_accounts"] = reader.others(data["other_accounts"])
     if "limits" in data:
-        raw_limits = data["limits"]
-        if not isinstance(raw_limits, dict):
-            problems.append(f"{at('limits')}: must be a mapping of limit names to numbers")
-        else:
-            limits, limit_problems = Limits.from_mapping(raw_limits, where="limits")
-            for problem in limit_problems:
-                key = problem.split(":", 1)[0]
-                line = lines.get(key)
-                problems.append(f"{path}:{line}: {problem}" if line else f"{path}: {problem}")
+        limits = reader.limits(data["limits"])
+        if limits is not None:
             kwargs["limits"] = limits
     profile = Profile(**kwargs)
     ids = [a.open_id for a in profile.accounts()]
     if len(set(ids)) != len(ids):
-        problems.append(f"{path}: two accounts share an open_id; give each account its own open_id")
-    if problems:
-        raise ConfigError(problems)
+        reader.problems.append(f"{path}: two accounts share an open_id; give each account its own open_id")
+    if reader.problems:
+        raise ConfigError(reader.problems)
     return profile
 
 

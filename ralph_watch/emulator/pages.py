@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from ralph_watch.tiktok.emulator_profile import Account
+from ralph_watch.emulator.profile import Account
 
 __all__ = ["consent_page", "error_page", "index_page"]
 
