@@ -59,6 +59,8 @@ class TikTokClient:
                  pacer: Pacer | None = None, audited: bool | None = None) -> None:
         """`pool`: the HTTP pool shared with other accounts' clients (the caller closes it); without
         one the client makes its own over `transport` and closes it in `close()`."""
+        if pool is not None and transport is not None:
+            raise ValueError("give the transport to the HttpPool, not to each client")
         self._client_key = client_key
         self._client_secret = Secret(client_secret)
         register_secret(client_secret)
