@@ -27,6 +27,7 @@ FULL = [
     ("bench_yaml.py", []),
     ("bench_schedule.py", []),
     ("bench_web.py", []),
+    ("bench_clients.py", []),
 ]
 QUICK = {
     "bench_upload.py": ["--runs", "1"],
@@ -35,6 +36,7 @@ QUICK = {
     "bench_inbox.py": ["--idle", "10"],
     "bench_schedule.py": ["--tasks", "60", "--spread", "30"],
     "bench_web.py": ["--seconds", "5"],
+    "bench_clients.py": ["--clients", "10"],
 }
 
 

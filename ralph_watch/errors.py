@@ -6,7 +6,11 @@
      ├── ProbeError         a video that cannot be published as it stands
      ├── TikTokError        TikTok refused or failed; `action` says what to do about it
      ├── RecordError        the publish record in state_dir could not be written or read
-     └── LockError          another instance holds state_dir
+     ├── LockError          another instance holds state_dir
+     ├── TransitionError    a task state change the state machine forbids (a bug, not a user error)
+     ├── LoginError         finishing a TikTok login failed; `message` is a sentence for the page
+     ├── ActionError        a task action from the page was refused; `status` is the HTTP status
+     └── WebServerError     the web server could not listen (port taken, address not here)
 
 Adapters translate their library's errors (yaml, httpx, av, OSError) into these at the
 boundary, so callers never catch a third-party exception type.
@@ -26,6 +30,10 @@ __all__ = [
     "TikTokError",
     "RecordError",
     "LockError",
+    "TransitionError",
+    "LoginError",
+    "ActionError",
+    "WebServerError",
 ]
 
 
@@ -122,3 +130,29 @@ class RecordError(RalphWatchError):
 
 class LockError(RalphWatchError):
     """Another ralph-watch instance already uses this state_dir."""
+
+
+class TransitionError(RalphWatchError, RuntimeError):
+    """A task state change that `tasks` does not allow. Still a RuntimeError, as it was before
+    it joined the tree, so nothing that caught it that way changes."""
+
+
+class LoginError(RalphWatchError):
+    """Finishing a TikTok login failed; `message` is a sentence for the page."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class ActionError(RalphWatchError):
+    """A task action was refused. `status` is the HTTP status (404, 409, ...); `message` a sentence."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = int(status)
+        self.message = message
+        super().__init__(f"{status}: {message}")
+
+
+class WebServerError(RalphWatchError):
+    """The web server could not listen (port taken, address not on this machine, ...)."""

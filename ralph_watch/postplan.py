@@ -5,14 +5,15 @@
   the fix, instead of costing an init that TikTok answers with
   `unaudited_client_can_only_post_to_private_accounts`. Privacy never defaults: the service
   never makes a post private on its own.
-- `post_info`: the direct init's post_info in the documented shape (both brand toggles always
-  present, real booleans, the cover as an int).
+- `post_info`: the direct init's post_info for a sidecar, in `tiktok.protocol`'s wire shape.
 - `draft_notes` / `cover_note`: sidecar keys TikTok is reported to ignore (inbox drafts keep
   only the caption, §6.1; the cover frame is reported to count only for public posts).
 """
 from __future__ import annotations
 
 from typing import Any, Iterable, Protocol
+
+from ralph_watch.tiktok import protocol
 
 __all__ = ["account_is_public", "audit_refusal", "post_info", "draft_notes", "cover_note", "sidecar_notes",
            "DRAFT_IGNORED_KEYS", "UNAUDITED_PRIVATE_ONLY", "UNAUDITED_PUBLIC_ACCOUNT"]
@@ -78,20 +79,10 @@ def audit_refusal(*, mode: str, privacy: str | None, audited: bool | None,
 
 
 def post_info(sc: _Sidecar, *, disable: dict[str, bool]) -> dict[str, Any]:
-    """The direct init's post_info: every documented field, the brand toggles always present."""
-    info: dict[str, Any] = {
-        "privacy_level": sc.privacy,
-        "disable_comment": bool(disable["allow_comments"]),
-        "disable_duet": bool(disable["allow_duet"]),
-        "disable_stitch": bool(disable["allow_stitch"]),
-        "video_cover_timestamp_ms": int(sc.cover_ms),
-        "brand_content_toggle": sc.promotion in ("branded", "both"),
-        "brand_organic_toggle": sc.promotion in ("own_brand", "both"),
-        "is_aigc": bool(sc.ai_generated),
-    }
-    if sc.title:
-        info["title"] = sc.title
-    return info
+    """The direct init's post_info for a sidecar (the wire shape is `tiktok.protocol.post_info`'s)."""
+    return protocol.post_info(title=sc.title, privacy=sc.privacy, disable_comment=disable["allow_comments"],
+                              disable_duet=disable["allow_duet"], disable_stitch=disable["allow_stitch"],
+                              cover_ms=sc.cover_ms, promotion=sc.promotion, ai_generated=sc.ai_generated)
 
 
 def draft_notes(given: Iterable[str]) -> list[str]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
+from .errors import TransitionError
+
 __all__ = ["State", "Task", "TaskBoard", "ALLOWED", "ACTIVE", "EDITABLE", "finished"]
 
 
@@ -110,10 +112,6 @@ class Task:
             "post_id": self.post_id,
             "attempts": self.attempts,
         }
-
-
-class TransitionError(RuntimeError):
-    pass
 
 
 class TaskBoard:

@@ -1,1 +1,1 @@
-"""TikTok: the pure protocol, the HTTP client, and the emulator."""
+"""TikTok: the pure protocol, the HTTP client (api.py holds the Protocols its callers type against), and the emulator."""

@@ -26,6 +26,7 @@ __all__ = [
     "classify",
     "classify_fail_reason",
     "rule_for",
+    "tiktok_error",
 ]
 
 
@@ -238,7 +239,9 @@ AUTHORIZE_ERRORS: Mapping[str, Rule] = _index("authorize")
 API_ERRORS: Mapping[str, Rule] = _index("api")
 FAIL_REASONS: Mapping[str, Rule] = _index("fail_reason")
 LOCAL_ERRORS: Mapping[str, Rule] = _index("local")
-UPLOAD_STATUSES: Mapping[int, Rule] = {r.http_status: r for r in _ROWS if r.source == "upload"}  # type: ignore[misc]
+UPLOAD_STATUSES: Mapping[int, Rule] = {r.http_status: r for r in _ROWS
+                                        if r.source == "upload" and r.http_status is not None}
+_UPLOAD_BY_CODE: Mapping[str, Rule] = _index("upload")
 
 # Which scope an endpoint needs, to name it in `scope_not_authorized`.
 ENDPOINT_SCOPES: Mapping[str, str] = {
@@ -253,6 +256,20 @@ ENDPOINT_SCOPES: Mapping[str, str] = {
 def rule_for(source: str, code: str) -> Rule | None:
     return {"oauth": OAUTH_ERRORS, "authorize": AUTHORIZE_ERRORS, "api": API_ERRORS, "fail_reason": FAIL_REASONS,
             "local": LOCAL_ERRORS}.get(source, {}).get(code)
+
+
+def tiktok_error(code: str, message: str = "", *, action: Action | None = None, hint: str | None = None,
+                 scope: str = "", log_id: str | None = None, http_status: int | None = None,
+                 retry_after: float | None = None) -> TikTokError:
+    """The one way the client builds a TikTokError by code: the table's action and hint for that
+    code (ours first, then TikTok's), unless the caller overrides them. `retry_after` is only what
+    the caller passes: the client knows the real wait (its limiter), the table only a kind of wait."""
+    rule = LOCAL_ERRORS.get(code) or API_ERRORS.get(code) or OAUTH_ERRORS.get(code) or _UPLOAD_BY_CODE.get(code)
+    if rule is not None:
+        action = rule.action if action is None else action
+        hint = rule.hint.replace("{scope}", scope or "required") if hint is None else hint
+    return TikTokError(code, message, action=action or Action.PERMANENT, hint=hint or "", http_status=http_status,
+                       log_id=log_id, retry_after=retry_after)
 
 
 def _retry_after(rule: Rule, limits: Limits) -> float | None:
@@ -288,11 +305,15 @@ def classify(*, http_status: int | None, code: str | None, message: str = "", lo
     code means no answer at all (network error). `limits` sizes `retry_after`.
     """
     limits = limits or Limits()
-    common = dict(message=message, log_id=log_id, http_status=http_status, limits=limits)
+
+    def made(rule: Rule, *, scope: str = "", as_code: str | None = None) -> TikTokError:
+        return _error(rule, message=message, log_id=log_id, http_status=http_status, limits=limits,
+                      scope=scope, code=as_code)
+
     if endpoint == "upload":
         rule = _upload_rule(http_status)
         if rule is not None:
-            return _error(rule, **common)
+            return made(rule)
         return TikTokError(f"upload_http_{http_status}", message, action=Action.PERMANENT, http_status=http_status,
                            hint=f"TikTok's upload server answered HTTP {http_status}, which it does not document: "
                                 "please report this with the video's publish_id.")
@@ -302,16 +323,16 @@ def classify(*, http_status: int | None, code: str | None, message: str = "", lo
         for table in order:
             rule = table.get(code)
             if rule is not None:
-                return _error(rule, scope=ENDPOINT_SCOPES.get(endpoint, ""), **common)
+                return made(rule, scope=ENDPOINT_SCOPES.get(endpoint, ""))
     # An unknown code or no code: fall back on the HTTP status.
     if http_status is None:
-        return _error(LOCAL_ERRORS["network_error"], code=code or None, **common)
+        return made(LOCAL_ERRORS["network_error"], as_code=code or None)
     if http_status == 429:
-        return _error(API_ERRORS["rate_limit_exceeded"], code=code or None, **common)
+        return made(API_ERRORS["rate_limit_exceeded"], as_code=code or None)
     if http_status >= 500:
-        return _error(API_ERRORS["internal_error"], code=code or None, **common)
+        return made(API_ERRORS["internal_error"], as_code=code or None)
     if http_status == 401:
-        return _error(API_ERRORS["access_token_invalid"], code=code or None, **common)
+        return made(API_ERRORS["access_token_invalid"], as_code=code or None)
     what = f"error {code!r}" if code else f"HTTP {http_status}"
     detail = f" ({message})" if message else ""
     return TikTokError(code or f"http_{http_status}", message, action=Action.PERMANENT, http_status=http_status,

@@ -18,7 +18,7 @@ __all__ = ["parse_rate", "format_rate", "TokenBucket", "Pacer", "upload_seconds"
 
 _UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
 _RATE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmg]?i?b)\s*/\s*s\s*", re.IGNORECASE)
-MIN_RATE = 64 * 1024          # below this every chunk would count as stalled (client.MIN_UPLOAD_RATE)
+MIN_RATE = 64 * 1024          # below this every chunk would count as stalled (upload.MIN_UPLOAD_RATE)
 BURST_SECONDS = 0.1           # a burst of 0.1 s of the cap keeps the measured rate within ~1 % of it
 
 

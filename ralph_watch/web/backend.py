@@ -7,26 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from ..errors import ActionError, LoginError
 from ..tasks import TaskBoard
 
 __all__ = ["WebBackend", "LoginError", "ActionError"]
-
-
-class LoginError(Exception):
-    """Finishing a TikTok login failed; `message` is a sentence for the page."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
-
-
-class ActionError(Exception):
-    """A task action was refused. `status` is the HTTP status (404, 409, ...); `message` a sentence."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.status = int(status)
-        self.message = message
-        super().__init__(f"{status}: {message}")
 
 
 class WebBackend(Protocol):

@@ -12,7 +12,7 @@ from typing import Any
 import waitress
 from waitress import wasyncore
 
-from ..errors import RalphWatchError
+from ..errors import WebServerError
 
 __all__ = ["WebServer", "WebServerError"]
 
@@ -20,10 +20,6 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024        # the largest form is a password; JSON actions have no body
 MAX_HEADERS = 32 * 1024
-
-
-class WebServerError(RalphWatchError):
-    """The web server could not listen (port taken, address not on this machine, ...)."""
 
 
 class WebServer:

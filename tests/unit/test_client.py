@@ -757,3 +757,28 @@ class TestLogMasking:
         client.logout()
         assert "plain-access-0123456789" in redact("plain-access-0123456789")  # forgotten with the login
         client.close()
+
+
+class TestSharedPool:
+    """Several accounts' clients over one HttpPool (issue 15): one TLS context and pool for all."""
+
+    def test_two_clients_share_one_pool_and_closing_one_leaves_it_open(self, fake, clock):
+        from ralph_watch.tiktok.http import HttpPool
+
+        pool = HttpPool(httpx.MockTransport(fake))
+        first, second = (TikTokClient(client_key="ck", client_secret=SECRET,
+                                      redirect_uri="http://127.0.0.1:8080/callback", scopes=ALL_SCOPES.split(","),
+                                      api_base=API, authorize_url="https://www.tiktok.test/v2/auth/authorize/",
+                                      limits=Limits(), clock=clock, pool=pool) for _ in range(2))
+        first.exchange_code("good-code", code_verifier="v" * 43)
+        first.close()
+        assert not pool.closed
+        second.exchange_code("good-code", code_verifier="v" * 43)
+        assert second.creator_info().username == "ralph" and second.account.username == "ralph"
+        second.close()
+        pool.close()
+        assert pool.closed
+
+    def test_a_client_without_a_pool_closes_its_own(self, client):
+        client.close()
+        assert client._http.closed
