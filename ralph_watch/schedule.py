@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Collection, Iterable, Iterator, Mapping, NoReturn, Sequence
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]  # croniter 7 ships no type hints
 
 from .clock import utc
 from .limits import Limits
@@ -52,8 +52,6 @@ __all__ = [
     "Due",
     "due_decision",
     "quota_warnings",
-    "next_allowed",
-    "next_wake",
 ]
 
 UTC = timezone.utc
@@ -385,7 +383,8 @@ def _compress(values: frozenset[int], full: frozenset[int]) -> str:
     ordered = sorted(values)
     parts: list[str] = []
     start = prev = ordered[0]
-    for v in ordered[1:] + [None]:  # type: ignore[list-item]
+    nexts: list[int | None] = [*ordered[1:], None]
+    for v in nexts:
         if v is not None and v == prev + 1:
             prev = v
             continue
@@ -625,8 +624,8 @@ class Settled:
 class CronQueues:
     """Slots per canonical cron line; one pair per slot.
 
-    * Start-up (`assign_startup`): the pairs of a queue take its slots from now on, in
-      file-name order (code-point order of the relative path).
+    * Start-up: the pairs of a queue take its slots from now on, in file-name order
+      (code-point order of the relative path: the service assigns them in that order).
     * A pair keeps its slot while the process runs (`assign` again returns it); a later
       pair takes the earliest free slot from now on.
     * A slot freed by `release` is free again only while it is in the future: a slot
@@ -666,24 +665,6 @@ class CronQueues:
         self._prune(now)
         return self._take(pair, spec, cron_slots(spec, now - timedelta(microseconds=1), tz), tz)
 
-    def assign_startup(
-        self, pairs: Sequence[tuple[str, CronSpec]], *, now: datetime, tz: ZoneInfo
-    ) -> dict[str, datetime]:
-        """Assign many pairs in file-name order; one slot iterator per queue keeps it linear."""
-        self._prune(now)
-        iterators: dict[str, Iterator[datetime]] = {}
-        result: dict[str, datetime] = {}
-        for pair, spec in sorted(pairs, key=lambda item: item[0]):
-            held = self._slot.get(pair)
-            if held and held[0] == spec.key:
-                result[pair] = held[1]
-                continue
-            if held:
-                self.release(pair, now=now)
-            it = iterators.setdefault(spec.key, cron_slots(spec, now - timedelta(microseconds=1), tz))
-            result[pair] = self._take(pair, spec, it, tz)
-        return result
-
     def release(self, pair: str, *, now: datetime | None = None) -> None:
         """Forget the pair (published, cancelled, removed, or its sidecar changed).
 
@@ -707,11 +688,6 @@ class CronQueues:
         spec = self._spec[pair]
         after = max(now, held[1])
         self.release(pair, now=now)
-        return self._take(pair, spec, cron_slots(spec, after, tz), tz)
-
-    def reassign_after(self, pair: str, spec: CronSpec, *, after: datetime, tz: ZoneInfo) -> datetime:
-        """The pair's next free slot strictly after `after` (ARCHITECTURE.md's name)."""
-        self.release(pair, now=after)
         return self._take(pair, spec, cron_slots(spec, after, tz), tz)
 
     def settle(
@@ -844,15 +820,6 @@ def due_decision(
     return Due.START if logged_in else Due.LOGIN
 
 
-def next_wake(dues: Iterable[datetime], now: datetime, *, max_sleep: float = 60.0) -> float:
-    """Seconds the due-loop may sleep: until the earliest due, 0 if one is due, never more
-    than `max_sleep` (so a stepped wall clock is noticed within that long)."""
-    wait = max_sleep
-    for due in dues:
-        wait = min(wait, (due - now).total_seconds())
-    return max(0.0, wait)
-
-
 # ------------------------------------------------------------------------------ quotas
 
 
@@ -912,13 +879,3 @@ def quota_warnings(
             f"{limits.init_per_window} per {_span(limits.window_seconds)}: some will start a little later."
         )
     return warnings
-
-
-def next_allowed(post_times: Sequence[datetime], *, limits: Limits, now: datetime) -> datetime:
-    """The earliest instant, not before `now`, at which another direct post fits the cap of
-    `limits.daily_posts` per rolling `limits.day_seconds` (a post at t counts in [t, t+day))."""
-    day = timedelta(seconds=limits.day_seconds)
-    recent = sorted(p for p in post_times if p > now - day)
-    if len(recent) < limits.daily_posts:
-        return now
-    return max(now, recent[len(recent) - limits.daily_posts] + day)

@@ -79,7 +79,6 @@ class Task:
     kept_kind: str | None = None          # once the identity and the parsed sidecar are dropped
     # Not in the JSON: working data of the service.
     cron_key: str | None = None           # canonical cron line of the task's queue
-    slot: datetime | None = None          # the cron slot it holds (UTC)
     sidecar_data: Any = None              # the parsed Sidecar
     video_info: Any = None                # the probe's VideoInfo
     identity: Any = None                  # file identity of the video when validated
@@ -91,7 +90,6 @@ class Task:
     files_kept: bool = False              # published, but the files are still there
     held: bool = False                    # `due` was moved by TikTok's limits: never missed for that
     history: list[tuple[datetime, str, str]] = field(default_factory=list)  # (when, state, note)
-    updated: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         """The `/api/tasks` shape of the contract."""
@@ -187,7 +185,6 @@ class TaskBoard:
                 values.setdefault("published_at", self._now())
             t = Task(id=str(next(self._ids)), key=key, state=state, **values)
             t.history.append((self._now(), state.value, note))
-            t.updated = time.monotonic()
             self._tasks[t.id] = t
             self._by_key[key] = t.id
             self._bump()
@@ -205,7 +202,6 @@ class TaskBoard:
                 return None
             for k, v in values.items():
                 setattr(t, k, v)
-            t.updated = time.monotonic()
             self._bump()
             return dataclasses.replace(t)
 
@@ -237,7 +233,6 @@ class TaskBoard:
                 del t.history[:50]
             if self._by_key.get(t.key) != t.id:
                 t.history = t.history[-1:]  # finished, its pair gone (see `finished`): the latest is enough
-            t.updated = time.monotonic()
             self._bump()
             copy = dataclasses.replace(t)
         if old != to:
@@ -297,10 +292,9 @@ def finished(t: Task) -> None:
     t.sidecar_data = None
     t.video_info = None
     t.identity = None
-    t.slot = None
     t.history = t.history[-1:]  # a new list: copies handed out earlier share the old one
 
 
-def _order(t: Task) -> tuple:
+def _order(t: Task) -> tuple[bool, float, str, int]:
     due = t.due.timestamp() if t.due else float("inf")
     return (t.due is None, due, t.video or t.sidecar or t.key, int(t.id))
