@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Mapping, Union
+from typing import TYPE_CHECKING, Any, Mapping, Union
 
 from .dedupe import Refusal
 from .inbox import FileState, PairSnapshot, is_utf8_name, shown_name
-from .record import Identity, PublishRecord
+from .schedule import at_verdict
 from .tasks import EDITABLE, State, Task
-from .validate import Validated, at_verdict
+
+if TYPE_CHECKING:  # annotations only: the reconciler imports no module that reads files
+    from .record import Identity, PublishRecord
+    from .validate import Validated
 
 __all__ = ["Inputs", "Check", "Plan", "Effect", "Signature", "reconcile", "signature",
            "Create", "Detach", "Update", "Remove", "SetState", "ReleaseSlot", "RemoveErrorFile", "DiscardRecord",

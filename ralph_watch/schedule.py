@@ -49,6 +49,7 @@ __all__ = [
     "Lateness",
     "ON_TIME",
     "late_decision",
+    "at_verdict",
     "Due",
     "due_decision",
     "quota_warnings",
@@ -408,18 +409,8 @@ def _star_step(values: frozenset[int], fld: _Field, text: str) -> str:
     raise _cron_problem(text, f"cannot be read in the {fld.name} field; use {_SUPPORTED}")  # pragma: no cover
 
 
-def parse_cron(text: object) -> CronSpec:
-    """Validate a cron line and canonicalise it; ValueError(sentence) if it cannot be used.
-
-    Five fields (minute hour day-of-month month day-of-week), names (MON, JAN), `0` and `7`
-    for Sunday, and the macros @yearly @annually @monthly @weekly @daily @midnight @hourly.
-    Day-of-month and day-of-week follow Vixie cron: when both are restricted and neither
-    starts with `*`, a day matching either one fires. Refused: six or seven fields (seconds
-    or years), `H`, `L`, `W`, `#`, `?`, `@reboot`, and lines that never fire (`0 0 30 2 *`).
-    """
-    if not isinstance(text, str):
-        raise ValueError(f'cron: {text!r} is not a cron line; write it in quotes, e.g. cron: "0 18 * * FRI"')
-    line = " ".join(text.split())
+def _cron_fields(line: str) -> list[str]:
+    """The five fields of a cron line (a macro written out); ValueError(sentence) otherwise."""
     if not line:
         raise ValueError('cron: is empty; write five fields, e.g. cron: "0 18 * * FRI"')
     if line.startswith("@"):
@@ -438,6 +429,22 @@ def parse_cron(text: object) -> CronSpec:
             f"has {len(parts)} field{'s' if len(parts) != 1 else ''}; write exactly five{extra}: "
             'minute hour day-of-month month day-of-week, e.g. cron: "0 18 * * FRI"',
         )
+    return parts
+
+
+def parse_cron(text: object) -> CronSpec:
+    """Validate a cron line and canonicalise it; ValueError(sentence) if it cannot be used.
+
+    Five fields (minute hour day-of-month month day-of-week), names (MON, JAN), `0` and `7`
+    for Sunday, and the macros @yearly @annually @monthly @weekly @daily @midnight @hourly.
+    Day-of-month and day-of-week follow Vixie cron: when both are restricted and neither
+    starts with `*`, a day matching either one fires. Refused: six or seven fields (seconds
+    or years), `H`, `L`, `W`, `#`, `?`, `@reboot`, and lines that never fire (`0 0 30 2 *`).
+    """
+    if not isinstance(text, str):
+        raise ValueError(f'cron: {text!r} is not a cron line; write it in quotes, e.g. cron: "0 18 * * FRI"')
+    line = " ".join(text.split())
+    parts = _cron_fields(line)
     sets = [_parse_field(part, fld, line) for part, fld in zip(parts, _FIELDS)]
     minutes, hours, days, months, weekdays = sets
     dom_star, dow_star = parts[2].startswith("*"), parts[4].startswith("*")
@@ -772,6 +779,19 @@ def late_decision(due: datetime, now: datetime, grace: timedelta, *, on_time: ti
     if behind <= grace:
         return Lateness.LATE
     return Lateness.TOO_LATE
+
+
+def at_verdict(at: datetime, at_text: str, *, now: datetime, grace: timedelta) -> tuple[str | None, str]:
+    """What the service does with a past `at`: ("missed", sentence), ("late", sentence) or (None, "").
+
+    The service and `ralph-watch check` both ask this, so they cannot disagree."""
+    if at > now:
+        return None, ""
+    if now - at > grace:
+        return "missed", (f"`at: {at_text}` is more than {grace.total_seconds() / 3600:g} h in the past. Edit `at:` "
+                          "to a future time, or press Retry to publish it now.")
+    return "late", (f"`at: {at_text}` is in the past but within the late grace "
+                    f"({grace.total_seconds() / 3600:g} h): it is published as soon as the pair is complete")
 
 
 class Due(str, enum.Enum):

@@ -13,7 +13,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+if TYPE_CHECKING:  # annotations only: tasks stays free of the modules that read files
+    from .probe import VideoInfo
+    from .record import Identity
+    from .sidecar import Sidecar
 
 __all__ = ["State", "Task", "TaskBoard", "ALLOWED", "ACTIVE", "EDITABLE", "finished"]
 
@@ -79,9 +84,9 @@ class Task:
     kept_kind: str | None = None          # once the identity and the parsed sidecar are dropped
     # Not in the JSON: working data of the service.
     cron_key: str | None = None           # canonical cron line of the task's queue
-    sidecar_data: Any = None              # the parsed Sidecar
-    video_info: Any = None                # the probe's VideoInfo
-    identity: Any = None                  # file identity of the video when validated
+    sidecar_data: Sidecar | None = None   # the parsed sidecar
+    video_info: VideoInfo | None = None   # the probe's answer
+    identity: Identity | None = None      # file identity of the video when validated
     notes: list[str] = field(default_factory=list)
     retries: int = 0                      # transient failures in a row (for backoff)
     settle: bool = False                  # restored from a publish record: ask TikTok before anything
@@ -283,12 +288,11 @@ def finished(t: Task) -> None:
     `to_json`, the notes and the follow-up stay.
     """
     sc = t.sidecar_data
-    size = getattr(t.identity, "size", None)
-    if isinstance(size, int):
-        t.kept_size = size
+    if t.identity is not None:
+        t.kept_size = t.identity.size
     if sc is not None or t.cron_key:
-        t.kept_kind = "cron" if (t.cron_key or getattr(sc, "cron", None)) else (
-            "at" if getattr(sc, "at", None) is not None else "now")
+        t.kept_kind = "cron" if (t.cron_key or (sc is not None and sc.cron)) else (
+            "at" if sc is not None and sc.at is not None else "now")
     t.sidecar_data = None
     t.video_info = None
     t.identity = None
