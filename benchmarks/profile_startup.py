@@ -2,7 +2,7 @@
 
 Profiles what `Service.start` does with an inbox of N fresh pairs, in one thread: the
 watcher's first scan (`Watcher._step(initial=True)`: listing, stability, snapshots) and the
-service applying the snapshots (`Service._on_snapshots`: validate = sidecar parse, probe, file
+service applying the snapshots (`PairSync.on_snapshots`: validate = sidecar parse, probe, file
 identity; board updates). No web, no login. Prints wall and CPU seconds per phase (the machine
 is shared, so CPU is the steadier figure), the process start-up (imports) measured apart, and
 the profile.
@@ -58,7 +58,7 @@ def main() -> None:
             svc.records.ensure_dir()
             watcher = svc.watcher
             applied = [0.0, 0.0]
-            on_snapshots = svc._on_snapshots
+            on_snapshots = svc.primary.pairs.on_snapshots
 
             def timed_sink(snaps: list, on_snapshots=on_snapshots, applied=applied) -> None:
                 w0, c0 = time.perf_counter(), time.process_time()
@@ -71,13 +71,13 @@ def main() -> None:
             if profiled:
                 prof.start()
             w0, c0 = time.perf_counter(), time.process_time()
-            watcher._step(initial=True)   # as Watcher.start does: list, observe, report -> _on_snapshots
+            watcher._step(initial=True)   # as Watcher.start does: list, observe, report -> on_snapshots
             wall, cpu = time.perf_counter() - w0, time.process_time() - c0
             if profiled:
                 prof.stop()
             print(f"{'profiled' if profiled else 'unprofiled'}: first scan + apply of {n} pairs: {wall:.2f} s wall, "
                   f"{cpu:.2f} s CPU: {svc.board.counts()}")
-            print(f"  of which Service._on_snapshots: {applied[0]:.2f} s wall, {applied[1]:.2f} s CPU; "
+            print(f"  of which PairSync.on_snapshots: {applied[0]:.2f} s wall, {applied[1]:.2f} s CPU; "
                   f"the scan itself: {wall - applied[0]:.2f} s wall, {cpu - applied[1]:.2f} s CPU")
         log_file.close()
         print(prof.output_text(unicode=False, color=False))

@@ -6,7 +6,7 @@
   that day: its first slot and the pairs it holds, so `* * * * *` is never 20,160 rows.
 * TikTok's cap is per rolling day: a direct post (or a free slot, were a pair put there)
   at t is marked when `daily_posts` direct posts already fall in the day before t, which is
-  when the scheduler would hold it back (`schedule.next_allowed`).
+  when the publisher would hold it back for the daily cap.
 Slots come from `schedule.cron_slots`, so DST and every other rule are the scheduler's.
 """
 from __future__ import annotations

@@ -27,6 +27,9 @@ class Limits:
     processing_seconds: float = 1.0      # emulator: time from the last chunk to PUBLISH_COMPLETE
     moderation_seconds: float = 1.0      # emulator: until publicaly_available_post_id appears
     unaudited_users_per_day: int = 5     # unaudited clients: distinct posting users per day
+    # Ours: how long one upload chunk may wait for its answer. None (unset): from the chunk size
+    # (>= 120 s); a test of a chunk whose answer never comes sets it to seconds.
+    chunk_deadline_seconds: float | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, *, where: str = "tiktok.limits") -> tuple["Limits", list[str]]:
@@ -39,6 +42,8 @@ class Limits:
             if f is None:
                 problems.append(f"{where}.{key}: unknown key; known keys are {', '.join(sorted(known))}")
                 continue
+            if value is None and f.default is None:
+                continue  # an optional limit left unset
             want_int = f.type in ("int", int)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 problems.append(f"{where}.{key}: must be a number, not {value!r}")

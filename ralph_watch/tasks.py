@@ -13,7 +13,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+if TYPE_CHECKING:  # annotations only: tasks stays free of the modules that read files
+    from .probe import VideoInfo
+    from .record import Identity
+    from .sidecar import Sidecar
 
 from .errors import TransitionError
 
@@ -81,10 +86,9 @@ class Task:
     kept_kind: str | None = None          # once the identity and the parsed sidecar are dropped
     # Not in the JSON: working data of the service.
     cron_key: str | None = None           # canonical cron line of the task's queue
-    slot: datetime | None = None          # the cron slot it holds (UTC)
-    sidecar_data: Any = None              # the parsed Sidecar
-    video_info: Any = None                # the probe's VideoInfo
-    identity: Any = None                  # file identity of the video when validated
+    sidecar_data: Sidecar | None = None   # the parsed sidecar
+    video_info: VideoInfo | None = None   # the probe's answer
+    identity: Identity | None = None      # file identity of the video when validated
     notes: list[str] = field(default_factory=list)
     retries: int = 0                      # transient failures in a row (for backoff)
     settle: bool = False                  # restored from a publish record: ask TikTok before anything
@@ -93,7 +97,6 @@ class Task:
     files_kept: bool = False              # published, but the files are still there
     held: bool = False                    # `due` was moved by TikTok's limits: never missed for that
     history: list[tuple[datetime, str, str]] = field(default_factory=list)  # (when, state, note)
-    updated: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         """The `/api/tasks` shape of the contract."""
@@ -185,7 +188,6 @@ class TaskBoard:
                 values.setdefault("published_at", self._now())
             t = Task(id=str(next(self._ids)), key=key, state=state, **values)
             t.history.append((self._now(), state.value, note))
-            t.updated = time.monotonic()
             self._tasks[t.id] = t
             self._by_key[key] = t.id
             self._bump()
@@ -203,7 +205,6 @@ class TaskBoard:
                 return None
             for k, v in values.items():
                 setattr(t, k, v)
-            t.updated = time.monotonic()
             self._bump()
             return dataclasses.replace(t)
 
@@ -235,7 +236,6 @@ class TaskBoard:
                 del t.history[:50]
             if self._by_key.get(t.key) != t.id:
                 t.history = t.history[-1:]  # finished, its pair gone (see `finished`): the latest is enough
-            t.updated = time.monotonic()
             self._bump()
             copy = dataclasses.replace(t)
         if old != to:
@@ -286,19 +286,17 @@ def finished(t: Task) -> None:
     `to_json`, the notes and the follow-up stay.
     """
     sc = t.sidecar_data
-    size = getattr(t.identity, "size", None)
-    if isinstance(size, int):
-        t.kept_size = size
+    if t.identity is not None:
+        t.kept_size = t.identity.size
     if sc is not None or t.cron_key:
-        t.kept_kind = "cron" if (t.cron_key or getattr(sc, "cron", None)) else (
-            "at" if getattr(sc, "at", None) is not None else "now")
+        t.kept_kind = "cron" if (t.cron_key or (sc is not None and sc.cron)) else (
+            "at" if sc is not None and sc.at is not None else "now")
     t.sidecar_data = None
     t.video_info = None
     t.identity = None
-    t.slot = None
     t.history = t.history[-1:]  # a new list: copies handed out earlier share the old one
 
 
-def _order(t: Task) -> tuple:
+def _order(t: Task) -> tuple[bool, float, str, int]:
     due = t.due.timestamp() if t.due else float("inf")
     return (t.due is None, due, t.video or t.sidecar or t.key, int(t.id))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import errno
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
@@ -17,6 +16,7 @@ from .errors import ProbeError, SidecarError, SidecarProblem
 from .inbox import shown_name
 from .pairfiles import NotRegularFile, open_in_inbox, open_regular
 from .record import Identity, identity_of_fd
+from .schedule import at_verdict  # re-exported: `check` and the service ask the same question
 from .strictyaml import SIDECAR_MAX_BYTES
 
 __all__ = ["Validated", "validate_pair", "read_sidecar_bytes", "SIDECAR_MAX_BYTES", "cover_problem", "at_verdict"]
@@ -58,7 +58,7 @@ def read_sidecar_bytes(path: Path, *, shown: str, inbox: Path | None = None) -> 
 
 
 def validate_pair(inbox: Path, *, video: str, sidecar: str, tz: ZoneInfo, defaults: Mapping[str, Any],
-                  probe_cache: dict | None = None) -> tuple[Validated | None, list[SidecarProblem]]:
+                  probe_cache: dict[Any, Any] | None = None) -> tuple[Validated | None, list[SidecarProblem]]:
     """Validate a pair given paths relative to the inbox. Returns (result, problems).
 
     Both files are opened by descriptor from the inbox down (no symlink followed, nothing but
@@ -127,16 +127,3 @@ def cover_problem(cover_ms: int, duration: float | None) -> str | None:
         return None
     return (f"cover_ms: {cover_ms} is past the end of the video ({duration * 1000:.0f} ms long); "
             f"pick a frame from 0 to {int(duration * 1000)}, or remove the line")
-
-
-def at_verdict(at: datetime, at_text: str, *, now: datetime, grace: timedelta) -> tuple[str | None, str]:
-    """What the service does with a past `at`: ("missed", sentence), ("late", sentence) or (None, "").
-
-    The service and `ralph-watch check` both ask this, so they cannot disagree."""
-    if at > now:
-        return None, ""
-    if now - at > grace:
-        return "missed", (f"`at: {at_text}` is more than {grace.total_seconds() / 3600:g} h in the past. Edit `at:` "
-                          "to a future time, or press Retry to publish it now.")
-    return "late", (f"`at: {at_text}` is in the past but within the late grace "
-                    f"({grace.total_seconds() / 3600:g} h): it is published as soon as the pair is complete")

@@ -55,7 +55,7 @@ class TestTikTokAnswersErrors:
         assert inits(emulator) <= 2  # an init refused by TikTok (5xx, 429) is the only reason for a second
 
     def test_it_abandons_a_chunk_whose_answer_never_comes_by_its_own_deadline(self, make_service, emulator):
-        svc = make_service(limits=FAST_LIMITS, settle=0.2, env={"RALPH_WATCH_TEST_CHUNK_DEADLINE": "1"}).start()
+        svc = make_service(limits={**FAST_LIMITS, "chunk_deadline_seconds": 1}, settle=0.2).start()
         svc.login()
         emulator.inject("upload", delay=120, drop=True)   # a server that holds the chunk and never answers
         video, sidecar, digest = drop_pair(svc.inbox)

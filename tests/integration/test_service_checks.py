@@ -2,13 +2,13 @@
 (issue 12, item 10), never a pair left `waiting` with only a traceback in the log.
 
 The Service is built in this process (not started: no threads, no web server) and fed one
-snapshot of real files, so `_apply` runs exactly as the watcher would call it.
+snapshot of real files, so the reconciler runs exactly as the watcher would call it.
 """
 from __future__ import annotations
 
 import pytest
 
-import ralph_watch.service as service_module
+import ralph_watch.pairsync as service_module
 from ralph_watch.service import Service
 from ralph_watch.tasks import State
 from tests.support.inprocess import snapshot
@@ -24,7 +24,7 @@ def test_an_unexpected_exception_while_checking_makes_the_pair_invalid_with_a_se
         raise OverflowError("date value out of range")
     monkeypatch.setattr(service_module, "validate_pair", broken)
 
-    service._apply(snapshot(service.inbox, "clip"))
+    service.primary.pairs.apply(snapshot(service.inbox, "clip"))
     task = service.board.by_key("clip")
     assert task is not None and task.state is State.INVALID
     assert task.error == ("ralph-watch hit an unexpected error checking this pair (OverflowError); "
@@ -35,7 +35,7 @@ def test_an_unexpected_exception_while_checking_makes_the_pair_invalid_with_a_se
 def test_a_pair_with_a_calendar_edge_at_is_invalid_naming_file_and_line(service: Service) -> None:
     small_mp4(service.inbox, "old.mp4")
     (service.inbox / "old.yaml").write_text('privacy: private\nat: "0001-01-01 00:00"\n')
-    service._apply(snapshot(service.inbox, "old"))
+    service.primary.pairs.apply(snapshot(service.inbox, "old"))
     task = service.board.by_key("old")
     assert task is not None and task.state is State.INVALID
     assert task.error is not None and task.error.startswith('old.yaml:2: at: "0001-01-01 00:00" is too close')

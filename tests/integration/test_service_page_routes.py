@@ -20,7 +20,7 @@ SIDE = 'title: "Before"  # keep me\nprivacy: private\nat: "2030-01-01 12:00"\n'
 def pair(service: Service):
     small_mp4(service.inbox, "clip.mp4")
     (service.inbox / "clip.yaml").write_text(SIDE)
-    service._apply(snapshot(service.inbox, "clip"))
+    service.primary.pairs.apply(snapshot(service.inbox, "clip"))
     task = service.board.by_key("clip")
     assert task is not None and task.state is State.SCHEDULED, task
     return task
@@ -30,7 +30,7 @@ def test_an_edit_rewrites_the_sidecar_and_the_next_snapshot_applies_it(service, 
     assert service.edit_sidecar(pair.id, {"title": "After", "privacy": "private", "at": "2030-01-01 12:00"})
     text = (service.inbox / "clip.yaml").read_text()
     assert 'title: "After"' in text and "# keep me" in text
-    service._apply(snapshot(service.inbox, "clip"))
+    service.primary.pairs.apply(snapshot(service.inbox, "clip"))
     assert service.board.get(pair.id).title == "After"
 
 
@@ -70,6 +70,6 @@ def test_the_video_is_opened_without_links_and_published_tasks_have_none(service
 
 def test_a_cancelled_task_leaves_the_pages_thumbnail_cache(service, pair):
     forgotten: list[str] = []
-    service._forget_media = forgotten.append
+    service.primary.feedback.forget_media = forgotten.append
     service.cancel(pair.id)
     assert forgotten == [pair.id]

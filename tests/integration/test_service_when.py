@@ -25,8 +25,8 @@ def add_pair(svc: Service, name: str) -> str:
         st = os.stat(svc.inbox / rel)
         return FileState(rel=rel, size=st.st_size, mtime_ns=st.st_mtime_ns, stable=True, regular=True, symlink=False)
     snap = PairSnapshot(key=name, videos=(state(f"{name}.mp4"),), sidecars=(state(f"{name}.yaml"),), inflight=None)
-    svc._snapshots[name] = snap
-    svc._apply(snap)
+    svc.primary.pairs.snapshots[name] = snap
+    svc.primary.pairs.apply(snap)
     task = svc.board.by_key(name)
     assert task is not None and task.state is State.SCHEDULED, task
     return task.id
@@ -35,20 +35,20 @@ def add_pair(svc: Service, name: str) -> str:
 def decision(svc: Service, task_id: str) -> Due:
     task = svc.board.get(task_id)
     assert task is not None
-    may_start = svc._settle_cron(svc.clock.now())
+    may_start = svc.primary.planner.settle(svc.clock.now(), svc.scheduler.grace)
     return svc.scheduler._decide(task, svc.clock.now(), paused=False, logged_in=True, may_start=may_start)
 
 
 def test_publish_now_pins_a_cron_pair_and_frees_its_slot(service: Service) -> None:
     a = add_pair(service, "a")
-    slot = service.queues.slot_of("a")
+    slot = service.primary.planner.slot_of("a")
     service.publish_now(a)
     task = service.board.get(a)
     assert task is not None and task.held and task.due is not None and task.due <= service.clock.now()
-    assert service.queues.slot_of("a") is None
+    assert service.primary.planner.slot_of("a") is None
     assert decision(service, a) is Due.START
     add_pair(service, "b")
-    assert service.queues.slot_of("b") == slot  # the next pair of the queue takes the freed slot
+    assert service.primary.planner.slot_of("b") == slot  # the next pair of the queue takes the freed slot
 
 
 def test_retry_of_a_failed_cron_pair_publishes_it_now(service: Service) -> None:
@@ -58,7 +58,7 @@ def test_retry_of_a_failed_cron_pair_publishes_it_now(service: Service) -> None:
     service.retry(a)
     task = service.board.get(a)
     assert task is not None and task.state is State.SCHEDULED and task.held
-    assert service.queues.slot_of("a") is None
+    assert service.primary.planner.slot_of("a") is None
     assert decision(service, a) is Due.START
 
 
@@ -69,7 +69,7 @@ def test_a_sidecar_edit_after_publish_now_puts_the_pair_back_in_its_queue(servic
     st = os.stat(service.inbox / "a.yaml")
     side = FileState(rel="a.yaml", size=st.st_size, mtime_ns=st.st_mtime_ns, stable=True, regular=True,
                      symlink=False)
-    service._apply(PairSnapshot(key="a", videos=service._snapshots["a"].videos, sidecars=(side,), inflight=None))
+    service.primary.pairs.apply(PairSnapshot(key="a", videos=service.primary.pairs.snapshots["a"].videos, sidecars=(side,), inflight=None))
     task = service.board.get(a)
     assert task is not None and task.title == "edited" and not task.held
-    assert task.due is not None and task.due == service.queues.slot_of("a")
+    assert task.due is not None and task.due == service.primary.planner.slot_of("a")

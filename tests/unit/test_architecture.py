@@ -12,6 +12,7 @@ import ralph_watch
 PKG = Path(ralph_watch.__file__).parent
 
 CORE = ["errors", "clock", "limits", "tasks", "strictyaml", "sidecar", "config", "schedule", "inbox", "postplan",
+        "reconcile", "reload", "cron",
         "dedupe",
         "tiktok/protocol", "tiktok/errors", "reinit", "calendar_view", "media_rules"]
 # What the pure core may import besides the standard library.

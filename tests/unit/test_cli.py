@@ -16,7 +16,7 @@ import pytest
 
 from ralph_watch import __version__, cli
 from ralph_watch.publisher import PROGRESS_MIN_BYTES, ProgressLog
-from ralph_watch.service import _changed
+from ralph_watch.reload import _changed
 from ralph_watch.sidecar import parse_sidecar
 from tests.support.service import free_port
 from tests.support.videos import small_mp4

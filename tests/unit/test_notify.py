@@ -174,7 +174,7 @@ class TestMessages:
         from ralph_watch.config import NOTIFY_EVENTS, OPTIONAL_NOTIFY_EVENTS, NotifyConfig
         assert "in_inbox" in EVENTS and "in_inbox" in OPTIONAL_NOTIFY_EVENTS
         assert "in_inbox" not in NOTIFY_EVENTS and "in_inbox" not in NotifyConfig().events
-        from ralph_watch.service import NOTIFY_STATES
+        from ralph_watch.feedback import NOTIFY_STATES
         from ralph_watch.tasks import State
         assert NOTIFY_STATES[State.IN_INBOX] == "in_inbox"   # the service sends it when a draft arrives
 

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-import ralph_watch.schedule as schedule
+import ralph_watch.cron as schedule  # the cron half of what was schedule.py
 from ralph_watch.schedule import CronSpec, cron_slots, describe_slots, parse_cron
 
 UTC = timezone.utc

@@ -1,4 +1,4 @@
-"""schedule.CronQueues, late_decision, next_wake and the quota helpers: pure, time injected."""
+"""schedule.CronQueues, late_decision and the quota helpers: pure, time injected."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -9,10 +9,9 @@ import pytest
 from ralph_watch.limits import Limits
 from ralph_watch.schedule import (
     CronQueues,
+    CronSpec,
     Lateness,
     late_decision,
-    next_allowed,
-    next_wake,
     parse_cron,
     quota_warnings,
 )
@@ -33,11 +32,16 @@ def iso(slots: dict[str, datetime]) -> dict[str, str]:
     return {pair: slot.astimezone(BERLIN).isoformat(timespec="minutes") for pair, slot in slots.items()}
 
 
+def startup(queues: CronQueues, pairs: list[tuple[str, CronSpec]], *, now: datetime, tz: ZoneInfo) -> dict[str, datetime]:
+    """What the service does with the start-up scan: pairs assigned one by one in file-name order."""
+    return {pair: queues.assign(pair, spec, now=now, tz=tz) for pair, spec in sorted(pairs, key=lambda p: p[0])}
+
+
 @pytest.fixture
 def four_hourly() -> CronQueues:
     """p1..p4 on the hourly queue at 11:00, 12:00, 13:00, 14:00 UTC on 2026-12-01."""
     queues = CronQueues()
-    got = queues.assign_startup([(f"p{i}", HOURLY) for i in (4, 2, 3, 1)], now=at("2026-12-01 10:20"), tz=BERLIN)
+    got = startup(queues, [(f"p{i}", HOURLY) for i in (4, 2, 3, 1)], now=at("2026-12-01 10:20"), tz=BERLIN)
     assert got == {f"p{i}": at(f"2026-12-01 {10 + i}:00") for i in (1, 2, 3, 4)}
     return queues
 
@@ -46,7 +50,7 @@ class TestStartup:
     def test_it_hands_out_slots_in_file_name_order_by_code_point(self) -> None:
         queues = CronQueues()
         names = ["b", "a/z", "a-z", "B", "ä"]
-        got = queues.assign_startup([(name, HOURLY) for name in names], now=at("2026-12-01 10:20"), tz=BERLIN)
+        got = startup(queues, [(name, HOURLY) for name in names], now=at("2026-12-01 10:20"), tz=BERLIN)
         assert iso(got) == {
             "B": "2026-12-01T12:00+01:00",
             "a-z": "2026-12-01T13:00+01:00",   # '-' (U+002D) sorts before '/' (U+002F)
@@ -56,12 +60,13 @@ class TestStartup:
         }
 
     def test_it_takes_a_slot_that_is_exactly_now(self) -> None:
-        got = CronQueues().assign_startup([("a", HOURLY)], now=at("2026-12-01 11:00"), tz=BERLIN)
+        got = startup(CronQueues(), [("a", HOURLY)], now=at("2026-12-01 11:00"), tz=BERLIN)
         assert got == {"a": at("2026-12-01 11:00")}
 
     def test_it_puts_lines_that_mean_the_same_in_one_queue(self) -> None:
         queues = CronQueues()
-        got = queues.assign_startup(
+        got = startup(
+            queues,
             [("a", parse_cron("0 18 * * FRI")), ("b", parse_cron("0 18 * * 5")), ("c", parse_cron("0 18 * * fri"))],
             now=at("2027-01-01 00:00"),
             tz=BERLIN,
@@ -73,13 +78,13 @@ class TestStartup:
         }
 
     def test_it_keeps_separate_queues_apart(self) -> None:
-        got = CronQueues().assign_startup([("a", HOURLY), ("b", DAILY)], now=at("2026-12-01 10:20"), tz=BERLIN)
+        got = startup(CronQueues(), [("a", HOURLY), ("b", DAILY)], now=at("2026-12-01 10:20"), tz=BERLIN)
         assert iso(got) == {"a": "2026-12-01T12:00+01:00", "b": "2026-12-01T18:00+01:00"}
 
     def test_it_lines_up_many_pairs_across_a_fall_back_night(self) -> None:
         queues = CronQueues()
         pairs = [(f"clip-{i:03d}", HOURLY) for i in range(300)]
-        got = queues.assign_startup(pairs, now=at("2027-10-30 21:30"), tz=BERLIN)  # 23:30 CEST
+        got = startup(queues, pairs, now=at("2027-10-30 21:30"), tz=BERLIN)  # 23:30 CEST
         ordered = [got[f"clip-{i:03d}"] for i in range(300)]
         # Real-time cadence: one hour apart everywhere, including the repeated 02:00.
         assert all(b - a == timedelta(hours=1) for a, b in zip(ordered, ordered[1:]))
@@ -90,10 +95,10 @@ class TestStartup:
         ]
 
     def test_it_assigns_from_now_after_a_restart(self) -> None:
-        before = CronQueues().assign_startup([("a", DAILY), ("b", DAILY)], now=at("2026-12-01 10:00"), tz=BERLIN)
+        before = startup(CronQueues(), [("a", DAILY), ("b", DAILY)], now=at("2026-12-01 10:00"), tz=BERLIN)
         assert iso(before) == {"a": "2026-12-01T18:00+01:00", "b": "2026-12-02T18:00+01:00"}
         # Down for three days: those slots are simply gone; a new process starts from now.
-        after = CronQueues().assign_startup([("a", DAILY), ("b", DAILY)], now=at("2026-12-04 20:00"), tz=BERLIN)
+        after = startup(CronQueues(), [("a", DAILY), ("b", DAILY)], now=at("2026-12-04 20:00"), tz=BERLIN)
         assert iso(after) == {"a": "2026-12-05T18:00+01:00", "b": "2026-12-06T18:00+01:00"}
 
 
@@ -142,10 +147,6 @@ class TestAdvance:
         with pytest.raises(KeyError, match="ghost holds no cron slot"):
             CronQueues().advance("ghost", now=at("2026-12-01 10:40"), tz=BERLIN)
 
-    def test_it_reassigns_after_a_given_instant(self, four_hourly: CronQueues) -> None:
-        got = four_hourly.reassign_after("p1", HOURLY, after=at("2026-12-01 14:00"), tz=BERLIN)
-        assert got == at("2026-12-01 15:00")
-
 
 class TestSettle:
     def test_it_lets_a_slot_that_just_came_start(self, four_hourly: CronQueues) -> None:
@@ -182,7 +183,8 @@ class TestSettle:
 
     def test_it_lets_each_queue_have_its_own_late_pair(self) -> None:
         queues = CronQueues()
-        queues.assign_startup(
+        startup(
+            queues,
             [("h1", HOURLY), ("h2", HOURLY), ("q1", parse_cron("30 * * * *")), ("q2", parse_cron("30 * * * *"))],
             now=at("2026-12-01 10:20"),
             tz=BERLIN,
@@ -241,24 +243,6 @@ class TestLateDecision:
         assert decision == expected and decision is Lateness(expected)
 
 
-class TestNextWake:
-    @pytest.mark.parametrize(
-        "dues, max_sleep, expected",
-        [
-            ([], 60.0, 60.0),
-            (["2026-12-01 12:00:10"], 60.0, 10.0),
-            (["2026-12-01 12:05:00"], 60.0, 60.0),
-            (["2026-12-01 11:00:00", "2026-12-01 12:05:00"], 60.0, 0.0),
-            (["2026-12-01 12:00:00"], 60.0, 0.0),
-            (["2026-12-01 12:00:00.250000"], 60.0, 0.25),
-            (["2026-12-01 12:00:30", "2026-12-01 12:00:20"], 15.0, 15.0),
-        ],
-        ids=["nothing-due", "soon", "far", "overdue", "due-now", "sub-second", "capped"],
-    )
-    def test_it_sleeps_until_the_next_due_but_never_long(self, dues: list[str], max_sleep: float, expected: float) -> None:
-        assert next_wake([at(d) for d in dues], at("2026-12-01 12:00"), max_sleep=max_sleep) == pytest.approx(expected)
-
-
 SMALL = Limits(daily_posts=3, init_per_window=2, window_seconds=60.0)
 
 
@@ -291,20 +275,3 @@ class TestQuota:
             "3 posts are due within 60 seconds up to 2026-12-24 18:00 CET (Thu), but TikTok accepts 2 per "
             "60 seconds: some will start a little later."
         ]
-
-    @pytest.mark.parametrize(
-        "posts, expected",
-        [
-            ([], "2026-12-24 12:00"),
-            (["2026-12-24 08:00", "2026-12-24 09:00"], "2026-12-24 12:00"),
-            (["2026-12-24 08:00", "2026-12-24 09:00", "2026-12-24 10:00"], "2026-12-25 08:00"),
-            (["2026-12-23 11:00", "2026-12-24 08:00", "2026-12-24 09:00", "2026-12-24 10:00"], "2026-12-25 08:00"),
-            (["2026-12-23 12:00", "2026-12-24 08:00", "2026-12-24 09:00"], "2026-12-24 12:00"),
-            (["2026-12-23 13:00", "2026-12-24 08:00", "2026-12-24 09:00"], "2026-12-24 13:00"),
-            (["2026-12-24 09:00", "2026-12-24 08:00", "2026-12-24 10:00", "2026-12-24 11:00"], "2026-12-25 09:00"),
-        ],
-        ids=["none", "below-cap", "at-cap", "old-post-ignored", "oldest-just-expired", "wait-for-oldest", "over-cap"],
-    )
-    def test_it_finds_the_earliest_instant_a_direct_post_fits_the_rolling_cap(self, posts: list[str], expected: str) -> None:
-        got = next_allowed([at(p) for p in posts], limits=SMALL, now=at("2026-12-24 12:00"))
-        assert got == at(expected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,13 +22,23 @@ class World:
         self.clock = FakeClock(T0)
         self.board = TaskBoard(now=self.clock.now)
         self.logged_in = True
-        self.paused = False
         self.free = 4
         self.submitted: list[tuple[str, str]] = []
         self.reslotted: list[str] = []
-        self.sched = Scheduler(board=self.board, clock=self.clock, late_grace=GRACE, paused=lambda: self.paused,
-                               logged_in=lambda: self.logged_in, submit=self.submit, capacity=lambda: self.free,
-                               reslot=self.reslot, describe=lambda d: d.isoformat(), stop=threading.Event())
+        self.settle_cron = None
+        self.sched = Scheduler(board=self.board, clock=self.clock, late_grace=GRACE, runner=_Runner(self),
+                               slots=_Slots(self), tz=ZoneInfo("UTC"), stop=threading.Event())
+
+    @property
+    def paused(self):
+        return self.sched.paused
+
+    @paused.setter
+    def paused(self, value):
+        if value:
+            self.sched.pause()
+        else:
+            self.sched.resume()
 
     def submit(self, kind, tid):
         self.submitted.append((kind, tid))
@@ -40,6 +51,34 @@ class World:
     def task(self, key, *, due, at=None, cron=None, state=S.SCHEDULED, **kw):
         sc = SimpleNamespace(at=at, cron=cron)
         return self.board.create(key, state=state, due=due, sidecar_data=sc, **kw)
+
+
+class _Runner:
+    def __init__(self, world):
+        self.w = world
+
+    def logged_in(self):
+        return self.w.logged_in
+
+    def submit(self, kind, tid):
+        return self.w.submit(kind, tid)
+
+    def capacity(self):
+        return self.w.free
+
+
+class _Slots:
+    def __init__(self, world):
+        self.w = world
+
+    def advance(self, task, now):
+        return self.w.reslot(task, now)
+
+    def settle(self, now, grace):
+        return self.w.settle_cron(now) if self.w.settle_cron else None
+
+    def release(self, pair, now):
+        pass
 
 
 @pytest.fixture
@@ -138,14 +177,14 @@ class TestGrace:
 
     def test_a_published_now_cron_pair_starts_though_its_queue_no_longer_knows_it(self, w):
         # Issue 12, item 4: Publish now released its slot; the queue's settle never names it.
-        w.sched.settle_cron = lambda now: set()
+        w.settle_cron = lambda now: set()
         t = w.task("a", due=T0, cron="0 18 * * 5", cron_key="0 18 * * 5", held=True)
         w.sched.step()
         assert w.submitted == [("publish", t.id)] and w.reslotted == []
 
     def test_a_published_now_cron_pair_waits_out_a_pause_and_is_never_moved(self, w):
         w.paused = True
-        w.sched.settle_cron = lambda now: set()
+        w.settle_cron = lambda now: set()
         t = w.task("a", due=T0, cron="0 18 * * 5", cron_key="0 18 * * 5", held=True)
         w.clock.advance(GRACE.total_seconds() * 2)
         w.sched.step()

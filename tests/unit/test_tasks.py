@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from ralph_watch.clock import FakeClock
+from ralph_watch.record import Identity
 from ralph_watch.tasks import ALLOWED, State, TaskBoard
 from ralph_watch.tasks import TransitionError
 
@@ -125,8 +127,9 @@ class TestFinishedTasks:
 
     def published(self, board, on_detach=None):
         t = board.create("clip", state=S.SCHEDULED, video="clip.mp4", sidecar="clip.yaml", title="Sunset",
-                         privacy="SELF_ONLY", mode="direct", due=T0, sidecar_data=object(), video_info=object(),
-                         identity=object(), slot=T0, notes=["comments off"])
+                         privacy="SELF_ONLY", mode="direct", due=T0, sidecar_data=SimpleNamespace(cron=None, at=None),
+                         video_info=object(), identity=Identity(size=1, mtime_ns=1, head_tail="x"),
+                         notes=["comments off"])
         board.transition(t.id, S.UPLOADING)
         board.transition(t.id, S.PROCESSING, publish_id="p-1")
         board.detach_key(t.id)  # the publisher deletes the files first, then says published
@@ -136,7 +139,7 @@ class TestFinishedTasks:
         t = board.create("clip", state=S.SCHEDULED, video="clip.mp4", sidecar="clip.yaml", title="Sunset", due=T0)
         shown_before = t.to_json()
         done = self.published(TaskBoard(now=FakeClock(T0).now))
-        assert (done.sidecar_data, done.video_info, done.identity, done.slot) == (None, None, None, None)
+        assert (done.sidecar_data, done.video_info, done.identity) == (None, None, None)
         assert done.notes == ["comments off"]
         assert {k: v for k, v in done.to_json().items() if k not in ("id", "state", "publish_id", "post_id",
                                                                        "attempts", "privacy", "mode")} == \
