@@ -25,7 +25,7 @@ from ralph_watch.config import load_config
 from ralph_watch.inbox import FileState, PairSnapshot
 from ralph_watch.service import Service
 from ralph_watch.tasks import State, Task
-from ralph_watch.tiktok.emulator import EmulatorApp, load_profile, make_emulator_app
+from ralph_watch.emulator import EmulatorApp, load_profile, make_emulator_app
 from ralph_watch.tiktok.oauth import new_pkce, new_state
 from tests.support.wait import wait_until
 
