@@ -1,7 +1,9 @@
 """When a long upload deserves a log line and what it says. Pure: the caller passes the time."""
 from __future__ import annotations
 
-__all__ = ["ProgressLog", "PROGRESS_STEP", "PROGRESS_SECONDS", "PROGRESS_MIN_BYTES"]
+from typing import Callable
+
+__all__ = ["ProgressLog", "progress_reporter", "PROGRESS_STEP", "PROGRESS_SECONDS", "PROGRESS_MIN_BYTES"]
 
 PROGRESS_STEP = 0.10            # a progress line at every 10 % of a long upload ...
 PROGRESS_SECONDS = 10.0         # ... and at least every 10 s while it lasts
@@ -37,3 +39,23 @@ class ProgressLog:
         rate = (sent - self.first) / elapsed / 1e6
         return (f"{sent * 100 // self.total}% ({sent / 1e6:.1f} of {self.total / 1e6:.1f} MB) "
                 f"at {rate:.2f} MB/s")
+
+
+def progress_reporter(update: Callable[[float, int], None], monotonic: Callable[[], float],
+                      say: Callable[[str], None]) -> Callable[[int, int], None]:
+    """The client's `progress(sent, total)`: `update(fraction, bytes)` at every 1 % (and at the
+    end), `say(line)` when `ProgressLog` gives a line."""
+    last = [0.0]
+    lines: list[ProgressLog] = []
+
+    def report(sent: int, total: int) -> None:
+        frac = sent / total if total else 1.0
+        if frac - last[0] >= 0.01 or sent >= total:
+            last[0] = frac
+            update(round(frac, 4), int(sent))
+        if not lines:
+            lines.append(ProgressLog(total=total, first=sent, started=monotonic()))
+        line = lines[0].line(sent, monotonic())
+        if line:
+            say(line)
+    return report

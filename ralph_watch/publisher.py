@@ -26,17 +26,18 @@ from .limits import Limits
 from .outcomes import MAX_RETRIES, Next, PostSettings, StatusAnswer, Then
 from .pairfiles import delete_files, remove_error_file, resolve
 from .ports import PublishClient
-from .progress import PROGRESS_MIN_BYTES, ProgressLog
+from .progress import PROGRESS_MIN_BYTES, ProgressLog, progress_reporter
 from .record import Identity, PublishRecord, RecordStore, account_hash, file_identity
 from .reinit import Decision, Verdict, decidable_at, decide
 from .sentfile import FinalMark, changed_since_sent
+from .sidecar import Sidecar
 from .tasks import State, Task, TaskBoard
 from .tiktok.protocol import MIME_TYPES
 
 if TYPE_CHECKING:
     from .tiktok.client import InitResult
 
-__all__ = ["Publisher", "Hooks", "MAX_RETRIES", "ProgressLog", "PROGRESS_MIN_BYTES"]  # the last two: their old home
+__all__ = ["Publisher", "Hooks", "MAX_RETRIES", "ProgressLog", "PROGRESS_MIN_BYTES"]  # the last two moved to progress
 
 log = logging.getLogger(__name__)
 S = State
@@ -144,8 +145,9 @@ class Publisher:
 
     def _send(self, t: Task, path: Path, ident: Identity, settings: PostSettings) -> None:
         """Init, record, upload; a new init only when TikTok shows the old upload cannot complete."""
+        sc = t.sidecar_data   # as checked by _prepare, for every init of this attempt
         for restart in range(MAX_RESTARTS + 1):
-            started = self._init(t, ident, settings)
+            started = self._init(t, sc, ident, settings)
             if started is None:
                 return
             t, rec, init = started
@@ -164,10 +166,9 @@ class Publisher:
                 self.poll(moved.id)
             return
 
-    def _init(self, t: Task, ident: Identity,
+    def _init(self, t: Task, sc: Sidecar, ident: Identity,
               settings: PostSettings) -> tuple[Task, PublishRecord, InitResult] | None:
         """The init, then the publish record before the first byte (None: the task has moved)."""
-        sc = t.sidecar_data
         try:
             if sc.mode == "draft":
                 init = self.client.init_draft(video_size=ident.size, title=sc.title or None)
@@ -217,24 +218,16 @@ class Publisher:
         return False
 
     def _progress(self, task_id: str) -> Callable[[int, int], None]:
-        last = [0.0]
-        lines: list[ProgressLog] = []
         task = self.board.get(task_id)
         video = task.video if task else None
-
         self.board.update(task_id, bytes_sent=None)   # a new upload: no bytes of an earlier one
 
-        def report(sent: int, total: int) -> None:
-            frac = sent / total if total else 1.0
-            if frac - last[0] >= 0.01 or sent >= total:
-                last[0] = frac
-                self.board.update(task_id, progress=round(frac, 4), bytes_sent=int(sent))  # the page's MB/s
-            if not lines:
-                lines.append(ProgressLog(total=total, first=sent, started=self.clock.monotonic()))
-            line = lines[0].line(sent, self.clock.monotonic())
-            if line:
-                log.info("task %s (%s): uploaded %s", task_id, video, line)
-        return report
+        def update(progress: float, bytes_sent: int) -> None:
+            self.board.update(task_id, progress=progress, bytes_sent=bytes_sent)   # the page's MB/s
+
+        def say(line: str) -> None:
+            log.info("task %s (%s): uploaded %s", task_id, video, line)
+        return progress_reporter(update, self.clock.monotonic, say)
 
     def _ask(self, rec: PublishRecord) -> tuple[StatusAnswer | None, TikTokError | None]:
         try:
