@@ -30,6 +30,13 @@ class Limits:
     # Ours: how long one upload chunk may wait for its answer. None (unset): from the chunk size
     # (>= 120 s); a test of a chunk whose answer never comes sets it to seconds.
     chunk_deadline_seconds: float | None = None
+    # Ours: how long a task waits before the next try, each its own setting (tests set them small).
+    retry_seconds: float = 30.0          # first wait after a transient failure; the next ones grow
+                                         # 4x, 10x, 30x, 60x (30 s ... 30 min at the default)
+    followup_seconds: float = 60.0       # between follow-up status calls (drafts in the inbox,
+                                         # late post ids, waits for TikTok's verdict): one per minute
+                                         # is far inside the 30 status calls a minute
+    delete_retry_seconds: float = 60.0   # between tries to delete a published pair's files
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, *, where: str = "tiktok.limits") -> tuple["Limits", list[str]]:

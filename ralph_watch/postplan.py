@@ -40,15 +40,25 @@ _LABEL = {"PUBLIC_TO_EVERYONE": "public", "MUTUAL_FOLLOW_FRIENDS": "friends", "F
 
 
 class _Sidecar(Protocol):
-    title: str
-    privacy: str | None
-    allow_comments: bool
-    allow_duet: bool
-    allow_stitch: bool
-    cover_ms: int
-    ai_generated: bool
-    promotion: str
-    mode: str
+    # Read-only members, so that the frozen `sidecar.Sidecar` satisfies it.
+    @property
+    def title(self) -> str: ...
+    @property
+    def privacy(self) -> str | None: ...
+    @property
+    def allow_comments(self) -> bool: ...
+    @property
+    def allow_duet(self) -> bool: ...
+    @property
+    def allow_stitch(self) -> bool: ...
+    @property
+    def cover_ms(self) -> int: ...
+    @property
+    def ai_generated(self) -> bool: ...
+    @property
+    def promotion(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
 
 
 def account_is_public(privacy_level_options: Iterable[str] | None) -> bool | None:

@@ -10,7 +10,7 @@ from tests.support.wait import wait_file, wait_until
 
 pytestmark = pytest.mark.e2e
 
-QUICK = {"window_seconds": 1}
+QUICK = {"window_seconds": 1, "retry_seconds": 0.5, "followup_seconds": 1, "delete_retry_seconds": 1}
 
 
 def drop_draft(svc, name: str):

@@ -18,7 +18,8 @@ from tests.support.wait import wait_until
 pytestmark = pytest.mark.e2e
 
 LIMITS = dict(window_seconds=3, init_per_window=6, creator_info_per_window=20, status_per_window=30,
-              daily_posts=100, processing_seconds=0.3, moderation_seconds=0.2)
+              daily_posts=100, processing_seconds=0.3, moderation_seconds=0.2,
+              retry_seconds=1.5, followup_seconds=3, delete_retry_seconds=3)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 from tests.support.wait import wait_until
 
 # Fast enough for tests, slow enough to keep every limit meaningful.
-FAST_LIMITS = {"window_seconds": 2}
+FAST_LIMITS = {"window_seconds": 2, "retry_seconds": 1, "followup_seconds": 2, "delete_retry_seconds": 2}
 
 
 def complete_posts(emulator: Any) -> list[dict]:
