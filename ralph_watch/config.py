@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import sidecar
+from .constants import WATCH_MODES
 from .errors import ConfigError, SidecarError
 from .limits import Limits
 from .tiktok.ratecap import parse_rate
@@ -44,7 +45,6 @@ __all__ = [
 ]
 
 CONFIG_MAX_BYTES: Final = 1024 * 1024
-WATCH_MODES: Final = ("auto", "events", "polling")
 NOTIFY_EVENTS: Final = ("published", "failed", "invalid", "missed", "needs_login", "mount_lost")
 # Events sent only when notify.events lists them (not in the default list above).
 OPTIONAL_NOTIFY_EVENTS: Final = ("in_inbox",)

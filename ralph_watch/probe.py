@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from .constants import MAX_VIDEO_BYTES
 from .errors import ProbeError
 from .pairfiles import NotRegularFile, open_regular
 
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 # TikTok's rules (Content Sharing Guidelines; product.md § Inbox).
-MAX_BYTES = 4_000_000_000
+MAX_BYTES = MAX_VIDEO_BYTES
 MIN_FPS, MAX_FPS = 23, 60
 MIN_SIDE, MAX_SIDE = 360, 4096
 CONTAINERS = ("mp4", "mov", "webm")

@@ -29,7 +29,7 @@ from .record import PublishRecord, RecordStore, account_hash, file_identity
 from .reinit import Decision, Verdict, decidable_at, decide
 from .tasks import State, Task, TaskBoard
 from .tiktok.errors import LOCAL_ERRORS
-from .tiktok.protocol import MIME_TYPES
+from .constants import MIME_TYPES
 
 __all__ = ["Publisher", "Hooks", "MAX_RETRIES"]
 

@@ -490,7 +490,7 @@ class Service:
         if task.mode == "draft":
             what.append("as a draft")
         elif task.privacy:
-            from .web.views import PRIVACY_LABELS
+            from .constants import PRIVACY_LABELS
             what.append(f"privacy {PRIVACY_LABELS.get(task.privacy, task.privacy)}")
         if sc is not None and getattr(sc, "cover_ms", 0):
             what.append(f"cover at {sc.cover_ms} ms")

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from .errors import SidecarError, SidecarProblem
+from .constants import MAX_TITLE_UTF16, PRIVACY_NAMES
 from .strictyaml import SIDECAR_MAX_BYTES, load_strict
 from .tiktok.protocol import utf16_len
 
@@ -39,16 +40,9 @@ KEYS: tuple[str, ...] = (
 )
 # A default time would put every pair in the same slot: `at`/`cron` belong to each sidecar.
 DEFAULTABLE_KEYS: tuple[str, ...] = tuple(k for k in KEYS if k not in ("at", "cron"))
-PRIVACY_NAMES: Mapping[str, str] = MappingProxyType({
-    "public": "PUBLIC_TO_EVERYONE",
-    "friends": "MUTUAL_FOLLOW_FRIENDS",
-    "followers": "FOLLOWER_OF_CREATOR",
-    "private": "SELF_ONLY",
-})
 PROMOTIONS: tuple[str, ...] = ("none", "own_brand", "branded", "both")
 MODES: tuple[str, ...] = ("direct", "draft")
 BOOL_KEYS: tuple[str, ...] = ("allow_comments", "allow_duet", "allow_stitch", "ai_generated")
-MAX_TITLE_UTF16 = 2200
 MAX_COVER_MS = 600_000  # TikTok videos are at most 10 minutes long
 
 # YAML 1.1 booleans that other tools (and older habits) treat as true/false; here they are words.

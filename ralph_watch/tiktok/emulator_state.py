@@ -23,7 +23,8 @@ from urllib.parse import urlencode, urlsplit
 
 from ralph_watch.clock import Clock
 from ralph_watch.tiktok.emulator_profile import ACCOUNT_FIELDS, SWITCHES, Account, Profile, check_switch
-from ralph_watch.tiktok.protocol import MAX_TITLE_UTF16, MAX_VIDEO_BYTES, MIN_CHUNK, utf16_len
+from ralph_watch.constants import MAX_TITLE_UTF16, MAX_VIDEO_BYTES
+from ralph_watch.tiktok.protocol import MIN_CHUNK, utf16_len
 
 __all__ = ["Reply", "EmulatorState", "Fault", "SCOPES", "FAULT_ENDPOINTS", "FAIL_REASONS"]
 

@@ -736,7 +736,7 @@ class _WebApp:
     def _edit_page(self, task: Any, values: dict[str, Any], problems: list[str], *, rel: str, exists: bool,
                    status: int = 200, heading: str = "Not saved; nothing was changed:") -> str:
         from ..sidecar import MODES, PROMOTIONS
-        from ..sidecar_edit import PRIVACY_CHOICES
+        from ..constants import PRIVACY_CHOICES
         return self._page("edit", status=status, title=f"Edit {task.video or task.key}", task=task, values=values,
                           problems=problems, heading=heading, rel=rel, exists=exists, privacies=PRIVACY_CHOICES,
                           promotions=PROMOTIONS, modes=MODES, tz_name=getattr(self.tz, "key", str(self.tz)))
