@@ -11,7 +11,8 @@ import ralph_watch
 
 PKG = Path(ralph_watch.__file__).parent
 
-CORE = ["errors", "clock", "constants", "limits", "tasks", "strictyaml", "sidecar", "config", "schedule", "inbox", "postplan",
+CORE = ["errors", "clock", "constants", "limits", "tasks", "strictyaml", "sidecar", "config",
+        "config_model", "config_read", "config_sections", "config_accounts", "schedule", "inbox", "postplan",
         "dedupe",
         "tiktok/protocol", "tiktok/errors", "reinit", "calendar_view"]
 # What the pure core may import besides the standard library.
