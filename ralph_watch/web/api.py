@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from bottle import request, response
+from bottle import request, response  # type: ignore[import-untyped]  # bottle ships no type information
 
 from . import views
 from .backend import ActionError
@@ -17,7 +17,7 @@ __all__ = ["ApiMixin"]
 
 
 class ApiMixin(AppBase):
-    def task_action(self, task_id: str, action: str) -> str:
+    def task_action(self, task_id: str, action: str) -> str | bytes:
         method = ACTIONS.get(action)
         if method is None or not TASK_ID.match(task_id):
             raise self._message(404, "Not found", "There is no such task action. Use the buttons on the status page.")
@@ -41,19 +41,19 @@ class ApiMixin(AppBase):
             return json_body({"ok": True, "message": message})
         return self._see_other(message)
 
-    def pause(self) -> str:
+    def pause(self) -> str | bytes:
         self.backend.pause()
         msg = "Paused: no publish starts until you resume. Due tasks wait as scheduled."
         return json_body({"ok": True, "message": msg}) if wants_json() else self._see_other(msg)
 
-    def resume(self) -> str:
+    def resume(self) -> str | bytes:
         self.backend.resume()
         msg = "Resumed: due tasks are published again."
         return json_body({"ok": True, "message": msg}) if wants_json() else self._see_other(msg)
 
     # -- JSON ---------------------------------------------------------------------------
 
-    def api_tasks(self) -> str:
+    def api_tasks(self) -> str | bytes:
         state, limit, offset, order = self._task_params()
         board = self.backend.board
         version = board.version  # read before listing: an ETag never claims newer data than it has
@@ -112,12 +112,12 @@ class ApiMixin(AppBase):
     def _bad_param(self, message: str) -> Reply:
         return Reply(400, json_body({"ok": False, "error": f"/api/tasks: {message}."}))
 
-    def api_account(self) -> str:
+    def api_account(self) -> str | bytes:
         account = self._safe(self.backend.account, None)
         nick = account.get("nickname") if account else None
         return json_body({"logged_in": bool(account), "nickname": str(nick) if nick is not None else None})
 
-    def healthz(self) -> str:
+    def healthz(self) -> str | bytes:
         ok, data = self._safe(self.backend.health, (False, {"ok": False, "reason": "health check failed"}))
         response.status = 200 if ok else 503
         return json_body(_jsonable(data))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import bottle
+import bottle  # type: ignore[import-untyped]  # bottle ships no type information
 
 from ..clock import Clock, SystemClock
 from .api import ApiMixin
@@ -34,9 +34,8 @@ def make_app(backend: WebBackend, config: Any, *, clock: Clock | None = None) ->
 class _WebApp(PagesMixin, AuthMixin, ApiMixin, MediaMixin, EditMixin):
     def __init__(self, backend: WebBackend, config: Any, clock: Clock) -> None:
         super().__init__(backend, config, clock)
-        self._media_init()
         self.app = app = bottle.Bottle()
-        app.ralph_web = self  # type: ignore[attr-defined]  # for tests and the service
+        app.ralph_web = self  # for tests and the service
         app.add_hook("before_request", self._guard)
         app.add_hook("after_request", self._headers)
         for code in (400, 401, 403, 404, 405, 413, 429, 500, 502, 503):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bottle import request, response
+from bottle import request, response  # type: ignore[import-untyped]  # bottle ships no type information
 
 from .backend import LoginError
 from .base import IMAGE_TYPES, MAX_CODE, AppBase, Reply, json_body, wants_json
@@ -75,7 +75,7 @@ class AuthMixin(AppBase):
         self.sessions.flash(new, f"Logged in to TikTok as {nick}." if nick else "Logged in to TikTok.")
         return self._see_other()
 
-    def logout(self) -> str:
+    def logout(self) -> str | bytes:
         self.backend.logout()
         s = self._session()
         if s is not None:

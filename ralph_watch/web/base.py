@@ -13,7 +13,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
 
-import bottle
+import bottle  # type: ignore[import-untyped]  # bottle ships no type information
 from bottle import HTTPResponse, request, response
 
 from ..clock import Clock
@@ -52,7 +52,7 @@ IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif"}
 
 def render(template: str, /, **values: Any) -> str:
     """Render a template file by its fixed name (never a string from a request)."""
-    text = bottle.template(template, template_lookup=LOOKUP, **values)
+    text: str = bottle.template(template, template_lookup=LOOKUP, **values)
     # A file name that is not UTF-8 must not break the page: its bytes show as \xff escapes.
     return text.encode("utf-8", "ralph-watch-text").decode("utf-8")
 
@@ -76,7 +76,7 @@ codecs.register_error("ralph-watch-json", _undecodable("\\\\"))  # JSON: an esca
 class Reply(Exception):
     """Stop a handler with this status/body; unlike HTTPResponse it keeps cookies set on `response`."""
 
-    def __init__(self, status: int, body: str = "", *, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, body: str | bytes = "", *, headers: dict[str, str] | None = None) -> None:
         self.status = status
         self.body = body
         self.headers = headers or {}
@@ -93,6 +93,8 @@ def json_body(data: Any) -> bytes:
 
 class AppBase:
     """The state every route area shares, the guards and the rendering helpers."""
+
+    app: bottle.Bottle  # set by app._WebApp once the areas are put together
 
     def __init__(self, backend: WebBackend, config: Any, clock: Clock) -> None:
         self.backend = backend
@@ -111,11 +113,42 @@ class AppBase:
         self.sessions = SessionStore(clock=clock)
         self.throttle = SigninThrottle(clock=clock)
         self.trusted_proxies = trusted_networks(getattr(web, "trusted_proxies", ()) or ())
-        self._api_cache: OrderedDict[tuple, tuple[bytes, bytes | None]] = OrderedDict()  # (board.version, params) -> (JSON, gzip)
+        self._api_cache: OrderedDict[tuple[Any, ...], tuple[bytes, bytes | None]] = OrderedDict()  # (board.version, params) -> (JSON, gzip)
         self._api_lock = threading.Lock()
-        self._page_cache: OrderedDict[tuple, dict] = OrderedDict()  # (board.version, params, second) -> page model
+        self._page_cache: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()  # (board.version, params, second) -> page model
         self._page_build_lock = threading.Lock()
-        self._warn_cache: tuple[tuple, list[str]] | None = None   # (version, paused, minute) -> warnings
+        self._warn_cache: tuple[tuple[Any, ...], list[str]] | None = None   # (version, paused, minute) -> warnings
+        self._media_init()
+
+    def _media_init(self) -> None:
+        from .thumbnails import ByteLRU
+        self.thumbs: ByteLRU[tuple[Any, ...]] = ByteLRU()        # (task id, file identity, cover) -> JPEG
+        self._thumb_slots = threading.BoundedSemaphore(2)  # decoding is CPU: two at a time
+        self._thumbs_seen = -1                          # board version of the last prune
+        self._calendar_cache: tuple[tuple[Any, ...], str] | None = None   # (version, minute) -> days HTML
+
+    def _prune_media(self) -> None:
+        board = self.backend.board
+        version = board.version
+        if version == self._thumbs_seen or not len(self.thumbs):
+            self._thumbs_seen = version
+            return
+        self._thumbs_seen = version
+        # Only the cached ids are looked up: the cache is small, the board may hold 10,000 tasks.
+        gone = set()
+        for task_id in {k[0] for k in self.thumbs.keys()}:
+            t = board.get(task_id)
+            if t is None or t.state in (State.PUBLISHED, State.CANCELLED):
+                gone.add(task_id)
+        if gone:
+            self.thumbs.drop_where(lambda k: k[0] in gone)
+
+    def _media_task(self, task_id: str) -> Any:
+        task = self.backend.board.get(task_id) if TASK_ID.match(task_id) else None
+        if task is None:
+            raise self._message(404, "Not found", f"There is no task {task_id[:64]}; it may have finished. "
+                                "Reload the status page.")
+        return task
 
     def _route(self, path: str, method: str, handler: Callable[..., Any]) -> None:
         def call(**kwargs: Any) -> Any:
@@ -133,7 +166,7 @@ class AppBase:
         env = request.environ
         if "rw.session" not in env:
             env["rw.session"] = self.sessions.get(request.get_cookie(COOKIE_NAME))
-        s = env["rw.session"]
+        s: Session | None = env["rw.session"]
         if s is None and create:
             s = self.sessions.create()
             self._use_session(s)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bottle import request
+from bottle import request  # type: ignore[import-untyped]  # bottle ships no type information
 
 from ..tasks import EDITABLE
 from .backend import ActionError
@@ -42,7 +42,7 @@ class EditMixin(AppBase):
                                heading="The sidecar cannot be read as it stands, so the form starts from the "
                                        "defaults:" if problems else "")
 
-    def edit(self, task_id: str) -> str:
+    def edit(self, task_id: str) -> str | bytes:
         from ..sidecar_edit import FORM_KEYS, EditRefused
         task = self._editable(task_id)
         form = {k: (request.forms.getunicode(k) or "") for k in FORM_KEYS}

@@ -2,53 +2,22 @@
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
-from bottle import request, response
+from bottle import request, response  # type: ignore[import-untyped]  # bottle ships no type information
 
 from ..tasks import State
 from . import media
 from .backend import ActionError
-from .base import TASK_ID, AppBase, Reply
+from .base import AppBase, Reply
 
 __all__ = ["MediaMixin"]
 
 
 class MediaMixin(AppBase):
-    def _media_init(self) -> None:
-        from .thumbnails import ByteLRU
-        self.thumbs: ByteLRU[tuple] = ByteLRU()        # (task id, file identity, cover) -> JPEG
-        self._thumb_slots = threading.BoundedSemaphore(2)  # decoding is CPU: two at a time
-        self._thumbs_seen = -1                          # board version of the last prune
-        self._calendar_cache: tuple[tuple, str] | None = None   # (version, minute) -> days HTML
-
     def forget_task(self, task_id: str) -> None:
         """The task is published, cancelled or gone: its thumbnail leaves memory."""
         self.thumbs.drop_where(lambda k: k[0] == task_id)
-
-    def _prune_media(self) -> None:
-        board = self.backend.board
-        version = board.version
-        if version == self._thumbs_seen or not len(self.thumbs):
-            self._thumbs_seen = version
-            return
-        self._thumbs_seen = version
-        # Only the cached ids are looked up: the cache is small, the board may hold 10,000 tasks.
-        gone = set()
-        for task_id in {k[0] for k in self.thumbs.keys()}:
-            t = board.get(task_id)
-            if t is None or t.state in (State.PUBLISHED, State.CANCELLED):
-                gone.add(task_id)
-        if gone:
-            self.thumbs.drop_where(lambda k: k[0] in gone)
-
-    def _media_task(self, task_id: str) -> Any:
-        task = self.backend.board.get(task_id) if TASK_ID.match(task_id) else None
-        if task is None:
-            raise self._message(404, "Not found", f"There is no task {task_id[:64]}; it may have finished. "
-                                "Reload the status page.")
-        return task
 
     def _open_video(self, task_id: str) -> tuple[int, Any, str]:
         try:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import bottle
+import bottle  # type: ignore[import-untyped]  # bottle ships no type information
 from bottle import request, response
 
 from ..tasks import State
@@ -65,7 +65,7 @@ class PagesMixin(AppBase):
         host = urlsplit(base).hostname or ""
         return base.rstrip("/") + "/" if host in ("127.0.0.1", "localhost", "::1") else None
 
-    def _page_model(self, key: tuple, *, board: Any, state: str | None, page: int, now: Any,
+    def _page_model(self, key: tuple[Any, ...], *, board: Any, state: str | None, page: int, now: Any,
                     username: str | None, order: str = "attention") -> dict[str, Any]:
         with self._api_lock:
             model = self._page_cache.get(key)
@@ -85,7 +85,7 @@ class PagesMixin(AppBase):
                 keep_newest(self._page_cache, key, model)
         return model
 
-    def _warnings(self, key: tuple) -> list[str]:
+    def _warnings(self, key: tuple[Any, ...]) -> list[str]:
         """The backend's warnings (the quota check walks every scheduled task: ~50 ms at 10,000),
         reused while the board is unchanged and paused is the same, for up to a minute."""
         version, paused, second = key[0], key[4], key[5]
@@ -174,7 +174,7 @@ def _posted(board: Any, now: Any) -> list[Any]:
     return out
 
 
-def keep_newest(cache: OrderedDict[tuple, Any], key: tuple, value: Any) -> None:
+def keep_newest(cache: OrderedDict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
     """Store `value`; drop entries of older board versions (key[0]): no request asks for them
     again, and with 10,000 tasks each full /api/tasks answer is ~3 MB."""
     cache[key] = value
