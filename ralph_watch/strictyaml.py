@@ -54,8 +54,10 @@ from yaml.events import (AliasEvent, CollectionStartEvent, DocumentEndEvent, Doc
 from yaml.nodes import MappingNode, ScalarNode
 from yaml.scanner import ScannerError
 
+_CParser: type[Any] | None
 try:  # libyaml's parser, shipped in PyYAML's wheels; absent in a source build without libyaml
-    from yaml._yaml import CParser as _CParser
+    from yaml._yaml import CParser
+    _CParser = CParser
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     _CParser = None
 
@@ -116,14 +118,15 @@ def _line_counter(text: str) -> Callable[[Any], int | None]:
 def _join_surrogates(value: str) -> str:
     """Join each valid UTF-16 surrogate pair (from \\uXXXX escapes) into its character."""
     def join(m: re.Match[str]) -> str:
-        high, low = m.group()
+        pair = m.group()
+        high, low = pair[0], pair[1]
         return chr(0x10000 + ((ord(high) - 0xD800) << 10) + (ord(low) - 0xDC00))
     return _SURROGATE_PAIR_RE.sub(join, value)
 
 
 class _StrictLoader(yaml.SafeLoader):
     # A fresh resolver table: nothing inherited from YAML 1.1.
-    yaml_implicit_resolvers: dict = {}
+    yaml_implicit_resolvers: dict[Any, Any] = {}
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -154,7 +157,7 @@ class _StrictLoader(yaml.SafeLoader):
             if self.peek() == "#":
                 while self.peek() not in "\0\r\n\x85\u2028\u2029":
                     self.forward()
-            if self.scan_line_break():
+            if self.scan_line_break():  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
                 if not self.flow_level:
                     self.allow_simple_key = True
             else:
@@ -183,7 +186,7 @@ class _StrictLoader(yaml.SafeLoader):
         self.forward(length)
         ch = self.peek()
         if ch in "\r\n\x85\u2028\u2029":
-            line_break = self.scan_line_break()
+            line_break = self.scan_line_break()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
             self.allow_simple_key = True
             prefix = self.prefix(3)
             if (prefix == "---" or prefix == "...") and self.peek(3) in "\0 \t\r\n\x85\u2028\u2029":
@@ -194,7 +197,7 @@ class _StrictLoader(yaml.SafeLoader):
                 if ch == " " or (ch == "\t" and (self.flow_level or self.column >= indent)):
                     self.forward()
                 elif ch in "\r\n\x85\u2028\u2029":
-                    breaks.append(self.scan_line_break())
+                    breaks.append(self.scan_line_break())  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
                     prefix = self.prefix(3)
                     if (prefix == "---" or prefix == "...") and self.peek(3) in "\0 \t\r\n\x85\u2028\u2029":
                         return None
@@ -211,7 +214,7 @@ class _StrictLoader(yaml.SafeLoader):
 
     # -- composing: refuse aliases, anchors, tags; bound the depth -------------------------
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
         line = self._line(event.start_mark)
         if isinstance(event, AliasEvent):
             raise _Refusal(
@@ -248,25 +251,25 @@ class _StrictLoader(yaml.SafeLoader):
 
     def get_single_node(self) -> Any:
         # Like SafeLoader's, with a readable message for a second document.
-        self.get_event()  # StreamStartEvent
+        self.get_event()  # type: ignore[no-untyped-call]  # StreamStartEvent; untyped in types-PyYAML
         document = None
         if not self.check_event(StreamEndEvent):
             document = self.compose_document()
             if isinstance(document, MappingNode):
                 self._prefixes[id(document)] = ""
         if not self.check_event(StreamEndEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
             raise _Refusal(
                 "a second YAML document starts here (after ---); "
                 "a file holds exactly one mapping, so remove the --- line and what follows "
                 "or move it into its own file",
                 self._line(event.start_mark),
             )
-        self.get_event()
+        self.get_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
         return document
 
     # -- constructing: text keys only, no duplicates, remember lines ------------------------
-    def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, MappingNode):  # pragma: no cover - PyYAML only calls us with mappings
             raise _Refusal("expected a mapping", self._line(node.start_mark))
         prefix = self._prefixes.get(id(node))
@@ -366,24 +369,24 @@ def _yaml_message(exc: yaml.YAMLError, text: str) -> tuple[str, int | None]:
         line_of = _line_counter(text)
         problem = (exc.problem or "invalid syntax").replace("\t", "\\t")
         context = exc.context or ""
-        line = line_of(exc.problem_mark) or line_of(exc.context_mark)
+        where = line_of(exc.problem_mark) or line_of(exc.context_mark)
         started = line_of(exc.context_mark)
         message = f"this is not valid YAML: {context + ', ' if context else ''}{problem}"
-        if started is not None and line is not None and started != line:
+        if started is not None and where is not None and started != where:
             message += f" (the value started on line {started})"
         if "\\t" in problem:
             message += f"; {_FIX_TAB_INDENT if 'start of the line' in problem else _FIX_TAB}"
-        elif line is not None and _TAB_BEFORE_ENTRY_RE.match(_text_line(text, line)):
+        elif where is not None and _TAB_BEFORE_ENTRY_RE.match(_text_line(text, where)):
             message += f"; {_FIX_TAB}"
         elif "mapping values are not allowed" in problem:
             message += '; a value that contains ": " must be in quotes, like title: "Note: read this"'
         elif "cannot start any token" in problem:
             message += '; put the value in double quotes, like title: "@me `code`"'
-        elif line is not None and "\t" in _text_line(text, line):
+        elif where is not None and "\t" in _text_line(text, where):
             message += f"; {_FIX_TAB}"
         else:
             message += f"; {_FIX_SYNTAX}"
-        return message, line
+        return message, where
     return f"this is not valid YAML ({exc}); {_FIX_SYNTAX}", None
 
 
@@ -426,7 +429,7 @@ def _kind(value: Any) -> str:
     return "a single value"
 
 
-def load_strict(data: bytes, *, path: str, max_bytes: int = SIDECAR_MAX_BYTES) -> tuple[dict, dict[str, int]]:
+def load_strict(data: bytes, *, path: str, max_bytes: int = SIDECAR_MAX_BYTES) -> tuple[dict[str, Any], dict[str, int]]:
     """Parse `data` as the strict dialect; return (top-level mapping, dotted key -> 1-based line).
 
     Nested mapping keys appear in the line table as "parent.child" ("watch.mode").
@@ -446,7 +449,7 @@ def load_strict(data: bytes, *, path: str, max_bytes: int = SIDECAR_MAX_BYTES) -
     return _load_pure(text, path=path)
 
 
-def _load_pure(text: str, *, path: str) -> tuple[dict, dict[str, int]]:
+def _load_pure(text: str, *, path: str) -> tuple[dict[str, Any], dict[str, int]]:
     """The reference reader (PyYAML's pure scanner and parser, our composer and rules)."""
     loader: _StrictLoader | None = None
     try:
@@ -506,7 +509,7 @@ def _plain_value(text: str) -> Any:
     return text
 
 
-def _load_c(text: str) -> tuple[dict, dict[str, int]] | None:
+def _load_c(text: str) -> tuple[dict[str, Any], dict[str, int]] | None:
     """Read `text` from libyaml's events, or None when the pure path must decide."""
     if _CParser is None or _PURE_ONLY_RE.search(text):
         return None
@@ -516,7 +519,7 @@ def _load_c(text: str) -> tuple[dict, dict[str, int]] | None:
         return None
 
 
-def _compose_c(get_event: Callable[[], Any]) -> tuple[dict, dict[str, int]]:
+def _compose_c(get_event: Callable[[], Any]) -> tuple[dict[str, Any], dict[str, int]]:
     # One loop with an explicit stack, so nesting never recurses. A frame is
     # [container, pending key (or _NO_KEY; lists always _NO_KEY), line prefix or None].
     if type(get_event()) is not StreamStartEvent:
