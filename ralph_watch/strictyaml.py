@@ -43,9 +43,8 @@ person can act on; no PyYAML exception leaves this module.
 """
 from __future__ import annotations
 
-import bisect
 import re
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable
 
 import yaml
 from yaml.events import (AliasEvent, CollectionStartEvent, DocumentEndEvent, DocumentStartEvent,
@@ -61,7 +60,24 @@ try:  # libyaml's parser, shipped in PyYAML's wheels; absent in a source build w
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     _CParser = None
 
-from .errors import SidecarError, SidecarProblem
+from .errors import SidecarError
+from .strictyaml_messages import (  # noqa: F401 - the loader and load_strict use them
+    _BOM,
+    _FIX_SYNTAX,
+    _FIX_TAB,
+    _FIX_TAB_INDENT,
+    _ODD_BREAKS,
+    _ODD_BREAK_RE,
+    _REAL_BREAK_RE,
+    _TAB_BEFORE_ENTRY_RE,
+    _decode,
+    _fail,
+    _kind,
+    _line,
+    _line_counter,
+    _text_line,
+    _yaml_message,
+)
 
 __all__ = ["load_strict", "MAX_DEPTH", "SIDECAR_MAX_BYTES"]
 
@@ -69,21 +85,10 @@ MAX_DEPTH = 20
 SIDECAR_MAX_BYTES = 65536
 MAX_INT_DIGITS = 100  # a longer "number" is a mistake; Python also refuses > 4300 digits
 
-_BOM = b"\xef\xbb\xbf"
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 
-_FIX_SYNTAX = "check the quotes, colons and indentation there (indent with spaces, never tabs)"
-_FIX_TAB_INDENT = "YAML does not allow tabs for indentation: use spaces"
-_FIX_TAB = ("a tab may separate words or come before a comment or after \"key:\", but not indent a line "
-            "or come before a nested key or list item: use spaces there")
-
-# Characters PyYAML (YAML 1.1) reads as line breaks that editors do not show as such.
-_ODD_BREAKS = {"\x85": "NEXT LINE", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
-_ODD_BREAK_RE = re.compile("[\x85\u2028\u2029]")
-_REAL_BREAK_RE = re.compile("\r\n|\r|\n")
-_TAB_BEFORE_ENTRY_RE = re.compile("[ ]*[-?][ \t]*\t")
 _SURROGATE_PAIR_RE = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # Texts the C path leaves to the pure one: libyaml's tab rules are not YAML 1.2's either,
@@ -99,20 +104,6 @@ class _Refusal(Exception):
         self.message = message
         self.line = line
 
-
-def _line(mark: Any) -> int | None:
-    return None if mark is None else mark.line + 1
-
-
-def _line_counter(text: str) -> Callable[[Any], int | None]:
-    """Mark -> 1-based line as an editor counts it (LF, CRLF, CR; not U+0085/U+2028/U+2029)."""
-    if not _ODD_BREAK_RE.search(text):
-        return _line  # PyYAML's own count is the same then
-    starts = [m.end() for m in _REAL_BREAK_RE.finditer(text)]
-
-    def line(mark: Any) -> int | None:
-        return None if mark is None else bisect.bisect_right(starts, mark.index) + 1
-    return line
 
 
 def _join_surrogates(value: str) -> str:
@@ -334,67 +325,6 @@ _StrictLoader.add_constructor(_INT, _StrictLoader.construct_yaml_int)
 _StrictLoader.add_constructor(_FLOAT, _StrictLoader.construct_yaml_float)
 
 
-def _fail(path: str, message: str, line: int | None) -> NoReturn:
-    raise SidecarError([SidecarProblem(path=path, message=message, line=line)])
-
-
-def _decode(data: bytes, path: str) -> str:
-    if data.startswith(_BOM):
-        data = data[len(_BOM):]
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        _fail(path, "the file is saved as UTF-16; save it as UTF-8 instead", 1)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        _fail(
-            path,
-            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-            "save it as UTF-8",
-            line,
-        )
-
-
-def _yaml_message(exc: yaml.YAMLError, text: str) -> tuple[str, int | None]:
-    if isinstance(exc, yaml.reader.ReaderError):
-        position = min(max(exc.position, 0), len(text))
-        line = text[:position].count("\n") + 1
-        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
-        return (
-            f"the file contains the control character U+{ord(char):04X}, which YAML does not "
-            "allow; remove it (write \\t, \\n or \\u escapes inside double quotes instead)",
-            line,
-        )
-    if isinstance(exc, yaml.MarkedYAMLError):
-        line_of = _line_counter(text)
-        problem = (exc.problem or "invalid syntax").replace("\t", "\\t")
-        context = exc.context or ""
-        where = line_of(exc.problem_mark) or line_of(exc.context_mark)
-        started = line_of(exc.context_mark)
-        message = f"this is not valid YAML: {context + ', ' if context else ''}{problem}"
-        if started is not None and where is not None and started != where:
-            message += f" (the value started on line {started})"
-        if "\\t" in problem:
-            message += f"; {_FIX_TAB_INDENT if 'start of the line' in problem else _FIX_TAB}"
-        elif where is not None and _TAB_BEFORE_ENTRY_RE.match(_text_line(text, where)):
-            message += f"; {_FIX_TAB}"
-        elif "mapping values are not allowed" in problem:
-            message += '; a value that contains ": " must be in quotes, like title: "Note: read this"'
-        elif "cannot start any token" in problem:
-            message += '; put the value in double quotes, like title: "@me `code`"'
-        elif where is not None and "\t" in _text_line(text, where):
-            message += f"; {_FIX_TAB}"
-        else:
-            message += f"; {_FIX_SYNTAX}"
-        return message, where
-    return f"this is not valid YAML ({exc}); {_FIX_SYNTAX}", None
-
-
-def _text_line(text: str, line: int) -> str:
-    lines = _REAL_BREAK_RE.split(text)
-    return lines[line - 1] if 0 < line <= len(lines) else ""
-
-
 def _odd_break_message(text: str) -> tuple[str, int] | None:
     """If U+0085/U+2028/U+2029 is what breaks `text`, the sentence and line that say so."""
     found = _ODD_BREAK_RE.findall(text)
@@ -415,18 +345,6 @@ def _odd_break_message(text: str) -> tuple[str, int] | None:
         "remove it",
         line,
     )
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a single text value"
-    if isinstance(value, bool):
-        return "a single true/false value"
-    if isinstance(value, (int, float)):
-        return "a single number"
-    return "a single value"
 
 
 def load_strict(data: bytes, *, path: str, max_bytes: int = SIDECAR_MAX_BYTES) -> tuple[dict[str, Any], dict[str, int]]:

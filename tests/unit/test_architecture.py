@@ -11,7 +11,7 @@ import ralph_watch
 
 PKG = Path(ralph_watch.__file__).parent
 
-CORE = ["errors", "clock", "constants", "limits", "tasks", "strictyaml", "sidecar", "config",
+CORE = ["errors", "clock", "constants", "limits", "tasks", "strictyaml", "strictyaml_messages", "sidecar", "config",
         "config_model", "config_read", "config_sections", "config_accounts", "schedule", "inbox", "postplan",
         "dedupe",
         "tiktok/protocol", "tiktok/errors", "reinit", "calendar_view"]
