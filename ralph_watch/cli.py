@@ -54,7 +54,21 @@ def build_parser() -> argparse.ArgumentParser:
                    type=str.lower, help="how much to log (default: info)")
     p.add_argument("--log-format", default="text", choices=["text", "json"], help="log lines as text or JSON")
     sub = p.add_subparsers(metavar="COMMAND")
+    _add_service_parsers(sub)
+    _add_new_parser(sub)
+    s = sub.add_parser("status", help="show the running service's tasks")
+    s.add_argument("-c", "--config", type=Path, default=Path("config.yaml"),
+                   help="the running service's config file (default: ./config.yaml)")
+    s.add_argument("--json", action="store_true", help="print the /api/tasks array")
+    s.add_argument("--wide", action="store_true",
+                   help="one line per task with its ID and the whole title and error (default: wrap the error)")
+    s.set_defaults(func=cmd_status)
+    _add_action_parsers(sub)
+    return p
 
+
+def _add_service_parsers(sub: Any) -> None:
+    """run, demo, check and emulator."""
     r = sub.add_parser("run", help="run the service")
     r.add_argument("-c", "--config", default="config.yaml", type=Path, help="config file (default: ./config.yaml)")
     r.set_defaults(func=cmd_run)
@@ -86,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--profile", type=Path, default=None, help="profile (YAML): client key/secret, account, limits")
     e.set_defaults(func=cmd_emulator)
 
+
+def _add_new_parser(sub: Any) -> None:
     n = sub.add_parser("new", help="write NAME.yaml beside a video")
     n.add_argument("video", type=Path, help="the video (.mp4, .mov or .webm) the sidecar is for")
     n.add_argument("--title", default=None, help="the post's caption (hashtags and @mentions included)")
@@ -107,16 +123,6 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("-c", "--config", type=Path, default=None,
                    help="config whose time zone and defaults apply (default: ./config.yaml if it is there)")
     n.set_defaults(func=cmd_new)
-
-    s = sub.add_parser("status", help="show the running service's tasks")
-    s.add_argument("-c", "--config", type=Path, default=Path("config.yaml"),
-                   help="the running service's config file (default: ./config.yaml)")
-    s.add_argument("--json", action="store_true", help="print the /api/tasks array")
-    s.add_argument("--wide", action="store_true",
-                   help="one line per task with its ID and the whole title and error (default: wrap the error)")
-    s.set_defaults(func=cmd_status)
-    _add_action_parsers(sub)
-    return p
 
 
 ACTION_HELP = {

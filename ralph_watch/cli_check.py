@@ -23,7 +23,6 @@ def load_config_or_default(path: Path | None) -> Any:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from .inbox import classify, is_ignored
-    from .validate import validate_pair
 
     config = _check_config(args.config)
     now = _now()
@@ -44,36 +43,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             continue
         root, pairs = _collect(target, classify, is_ignored)
         for key, files in sorted(pairs.items()):
-            shown = {k: [str(_shown(root, target, r)) for r in v] for k, v in files.items()}
-            videos, sidecars = files.get("video", []), files.get("sidecar", [])
-            base = _shown(root, target, key)
-            if len(videos) > 1 or len(sidecars) > 1:
-                problems.append(SidecarProblem(str(base), "two files for one name: " +
-                                               " and ".join(shown.get("video", []) + shown.get("sidecar", []))))
-                continue
-            if not videos:
-                parsed = _lint_sidecar(root, sidecars[0], shown["sidecar"][0], config, problems)
-                if parsed is not None:
-                    _check_timing(parsed, shown["sidecar"][0], config, now, problems, warnings)
-                problems.append(SidecarProblem(shown["sidecar"][0], f"no video next to it ({Path(key).name}.mp4, "
-                                                                    ".mov or .webm)"))
-                continue
-            if not sidecars:
-                problems.append(SidecarProblem(shown["video"][0], f"no sidecar next to it ({Path(key).name}.yaml); "
-                                                                  f"`ralph-watch new {shown['video'][0]}` writes one"))
-                continue
-            checked += 1
-            result, found = validate_pair(root, video=videos[0], sidecar=sidecars[0], tz=config.tz,
-                                          defaults=config.defaults)
-            for p in found:
-                problems.append(SidecarProblem(str(_shown(root, target, p.path)), p.message, p.line, p.key))
-            if result is not None:
-                _check_timing(result.sidecar, str(_shown(root, target, sidecars[0])), config, now, problems,
-                              warnings)
-                _check_upload_time(result.identity.size, shown["video"][0], config, warnings)
-                _check_plan(result.sidecar, str(_shown(root, target, sidecars[0])), config, problems, warnings)
-            if result is not None and result.sidecar.cron:
-                crons.setdefault(result.sidecar.cron, []).append(str(base))
+            checked += _check_pair(root, target, key, files, config, now, problems, warnings, crons)
     for w in warnings:
         where = f"{w.path}:{w.line}" if w.line is not None else w.path
         print(f"{where}: warning: {w.message}", file=sys.stderr if args.json else sys.stdout)
@@ -94,6 +64,43 @@ def cmd_check(args: argparse.Namespace) -> int:
         if not problems:
             print(f"{checked} pair(s) checked: no problems", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _check_pair(root: Path, target: Path, key: str, files: dict[str, list[str]], config: Any, now: Any,
+                problems: list[SidecarProblem], warnings: list[SidecarProblem], crons: dict[str, Any]) -> bool:
+    """One pair's verdict into `problems`/`warnings`; True when its video and sidecar were both there."""
+    from .validate import validate_pair
+
+    shown = {k: [str(_shown(root, target, r)) for r in v] for k, v in files.items()}
+    videos, sidecars = files.get("video", []), files.get("sidecar", [])
+    base = _shown(root, target, key)
+    if len(videos) > 1 or len(sidecars) > 1:
+        problems.append(SidecarProblem(str(base), "two files for one name: " +
+                                       " and ".join(shown.get("video", []) + shown.get("sidecar", []))))
+        return False
+    if not videos:
+        parsed = _lint_sidecar(root, sidecars[0], shown["sidecar"][0], config, problems)
+        if parsed is not None:
+            _check_timing(parsed, shown["sidecar"][0], config, now, problems, warnings)
+        problems.append(SidecarProblem(shown["sidecar"][0], f"no video next to it ({Path(key).name}.mp4, "
+                                                            ".mov or .webm)"))
+        return False
+    if not sidecars:
+        problems.append(SidecarProblem(shown["video"][0], f"no sidecar next to it ({Path(key).name}.yaml); "
+                                                          f"`ralph-watch new {shown['video'][0]}` writes one"))
+        return False
+    result, found = validate_pair(root, video=videos[0], sidecar=sidecars[0], tz=config.tz,
+                                  defaults=config.defaults)
+    for p in found:
+        problems.append(SidecarProblem(str(_shown(root, target, p.path)), p.message, p.line, p.key))
+    if result is not None:
+        _check_timing(result.sidecar, str(_shown(root, target, sidecars[0])), config, now, problems,
+                      warnings)
+        _check_upload_time(result.identity.size, shown["video"][0], config, warnings)
+        _check_plan(result.sidecar, str(_shown(root, target, sidecars[0])), config, problems, warnings)
+    if result is not None and result.sidecar.cron:
+        crons.setdefault(result.sidecar.cron, []).append(str(base))
+    return True
 
 
 def _check_config(path: Path | None) -> Any:
@@ -221,25 +228,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         for sentence in refused:
             print(f"ralph-watch new: {video}: {sentence}; no sidecar was written", file=sys.stderr)
         return 1
-    values: dict[str, Any] = {}
-    if args.title is not None:
-        values["title"] = args.title
-    if args.privacy is not None:
-        values["privacy"] = args.privacy
-    if args.at:
-        values["at"] = args.at
-    if args.cron:
-        values["cron"] = args.cron
-    if args.draft:
-        values["mode"] = "draft"
-    for key in ("allow_comments", "allow_duet", "allow_stitch", "ai_generated"):
-        if getattr(args, key):
-            values[key] = True
-    if args.promotion:
-        values["promotion"] = args.promotion
-    if args.cover_ms is not None:
-        values["cover_ms"] = args.cover_ms
-    text = render_sidecar(values)
+    text = render_sidecar(_new_values(args))
     target = video.with_name(c[1] + ".yaml")
     config = load_config_or_default(args.config if args.config is not None else _dot_config())
     try:
@@ -273,6 +262,29 @@ def cmd_new(args: argparse.Namespace) -> int:
     replace_file(target.parent, target.name, text.encode("utf-8"))   # no symlink at a temp name is followed
     print(f"wrote {target}")
     return 0
+
+
+def _new_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The sidecar keys `new`'s options give (an option left out writes no key)."""
+    values: dict[str, Any] = {}
+    if args.title is not None:
+        values["title"] = args.title
+    if args.privacy is not None:
+        values["privacy"] = args.privacy
+    if args.at:
+        values["at"] = args.at
+    if args.cron:
+        values["cron"] = args.cron
+    if args.draft:
+        values["mode"] = "draft"
+    for key in ("allow_comments", "allow_duet", "allow_stitch", "ai_generated"):
+        if getattr(args, key):
+            values[key] = True
+    if args.promotion:
+        values["promotion"] = args.promotion
+    if args.cover_ms is not None:
+        values["cover_ms"] = args.cover_ms
+    return values
 
 
 def _video_verdict(video: Path) -> tuple[Any, list[str]]:
