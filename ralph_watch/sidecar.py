@@ -280,27 +280,10 @@ def _render(key: str, body: str) -> str:
     return f"{key}: {body}"
 
 
-def parse_sidecar(data: bytes, *, path: str, tz: ZoneInfo, defaults: Mapping[str, Any]) -> Sidecar:
-    """Read a sidecar; raise SidecarError listing every problem (each with line and key)."""
-    raw, lines = load_strict(data, path=path, max_bytes=SIDECAR_MAX_BYTES)
-    own, own_problems = _normalize(raw, allowed=KEYS, tz=tz)
-    problems = [
-        SidecarProblem(path=path, message=_render(key, body), line=lines.get(key), key=key)
-        for key, body in own_problems
-    ]
-    if "title" in raw and (raw["title"] is None or isinstance(raw["title"], str)):
-        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
-        trap = _title_comment_trap(text, lines.get("title"))
-        if trap:
-            problems.append(SidecarProblem(path=path, message=f"title: {trap}", line=lines.get("title"), key="title"))
-
-    usable_defaults = {k: v for k, v in defaults.items() if k not in ("at", "cron")}
-    merged, default_problems = _normalize(usable_defaults, allowed=DEFAULTABLE_KEYS, tz=tz)
-    for key, body in default_problems:
-        problems.append(SidecarProblem(path=path, message=f"config defaults.{key}: {body}", key=key))
-    merged.update(own)
-
-    given = {k for k, v in raw.items() if v is not None} | {k for k, v in usable_defaults.items() if v is not None}
+def _combination_problems(raw: Mapping[str, Any], own: Mapping[str, Any], merged: Mapping[str, Any],
+                          given: set[str], lines: Mapping[str, int], *, path: str) -> list[SidecarProblem]:
+    """Keys that are fine alone but not together (or a key TikTok requires that is missing)."""
+    problems: list[SidecarProblem] = []
     mode = merged.get("mode", "direct")
     privacy = merged.get("privacy")
     if raw.get("at") is not None and raw.get("cron") is not None:
@@ -328,6 +311,33 @@ def parse_sidecar(data: bytes, *, path: str, tz: ZoneInfo, defaults: Mapping[str
                     "to none or own_brand",
             line=lines.get(key), key=key,
         ))
+    return problems
+
+
+def parse_sidecar(data: bytes, *, path: str, tz: ZoneInfo, defaults: Mapping[str, Any]) -> Sidecar:
+    """Read a sidecar; raise SidecarError listing every problem (each with line and key)."""
+    raw, lines = load_strict(data, path=path, max_bytes=SIDECAR_MAX_BYTES)
+    own, own_problems = _normalize(raw, allowed=KEYS, tz=tz)
+    problems = [
+        SidecarProblem(path=path, message=_render(key, body), line=lines.get(key), key=key)
+        for key, body in own_problems
+    ]
+    if "title" in raw and (raw["title"] is None or isinstance(raw["title"], str)):
+        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+        trap = _title_comment_trap(text, lines.get("title"))
+        if trap:
+            problems.append(SidecarProblem(path=path, message=f"title: {trap}", line=lines.get("title"), key="title"))
+
+    usable_defaults = {k: v for k, v in defaults.items() if k not in ("at", "cron")}
+    merged, default_problems = _normalize(usable_defaults, allowed=DEFAULTABLE_KEYS, tz=tz)
+    for key, body in default_problems:
+        problems.append(SidecarProblem(path=path, message=f"config defaults.{key}: {body}", key=key))
+    merged.update(own)
+
+    given = {k for k, v in raw.items() if v is not None} | {k for k, v in usable_defaults.items() if v is not None}
+    mode = merged.get("mode", "direct")
+    privacy = merged.get("privacy")
+    problems += _combination_problems(raw, own, merged, given, lines, path=path)
     if problems:
         raise SidecarError(problems)
 
