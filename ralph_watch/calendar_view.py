@@ -85,6 +85,13 @@ def _over(posts: Sequence[datetime], t: datetime, *, limits: Limits) -> bool:
     return hi - lo >= limits.daily_posts
 
 
+def _due(item: Item) -> datetime:
+    """The due time of an item `build` kept (it keeps only items that have one)."""
+    if item.due is None:
+        raise ValueError(f"task {item.id} has no due time")
+    return item.due
+
+
 def build(items: Iterable[Item], *, now: datetime, tz: ZoneInfo, limits: Limits, posted: Iterable[datetime] = (),
           days: int = DAYS) -> list[Day]:
     """The next `days` local days from today, with every pair due in them and every queue's slots.
@@ -94,11 +101,11 @@ def build(items: Iterable[Item], *, now: datetime, tz: ZoneInfo, limits: Limits,
     starts = [_midnight(d, tz) for d in dates] + [_midnight(today + timedelta(days=days), tz)]
     start, end = starts[0], starts[-1]
     pending = [i for i in items if i.due is not None and start <= i.due < end]
-    pending.sort(key=lambda i: (i.due, i.name))
+    pending.sort(key=lambda i: (_due(i), i.name))
     queues = sorted({i.cron_key for i in pending if i.cron_key})
-    holders = {(i.cron_key, i.due): i for i in pending if i.cron_key}
+    holders = {(i.cron_key, _due(i)): i for i in pending if i.cron_key}
     posts = sorted([*(p for p in posted if p > now - timedelta(seconds=limits.day_seconds)),
-                    *(max(i.due, now) for i in pending if i.direct and i.due is not None)])  # type: ignore[type-var]
+                    *(max(_due(i), now) for i in pending if i.direct)])
     taken: set[str] = set()
     per_day: list[dict[str, QueueDay]] = [{} for _ in dates]
     for line in queues:
@@ -113,7 +120,7 @@ def build(items: Iterable[Item], *, now: datetime, tz: ZoneInfo, limits: Limits,
             dense = len(found) > DENSE
             found = [s for s in found if s >= now]  # today's passed slots are not drawn
             held_here = sorted((i for (k, due), i in holders.items() if k == line and lo <= due < hi),
-                               key=lambda i: i.due)  # type: ignore[arg-type, return-value]
+                               key=lambda i: _due(i))
             for i in held_here:
                 taken.add(i.id)
             if not found and not held_here:
@@ -125,19 +132,19 @@ def build(items: Iterable[Item], *, now: datetime, tz: ZoneInfo, limits: Limits,
                 return Slot(at=at, time=f"{at.astimezone(tz):%H:%M}", item=item, over_cap=over)
 
             if dense:
-                shown = [slot_of(i.due, i) for i in held_here[:SHOWN_HELD]]  # type: ignore[arg-type]
+                shown = [slot_of(_due(i), i) for i in held_here[:SHOWN_HELD]]
                 per_day[n][line] = QueueDay(line=line, dense=True, first=f"{found[0].astimezone(tz):%H:%M}" if found else None,
                                             held=tuple(shown), more_held=max(0, len(held_here) - SHOWN_HELD))
             else:
-                by_at = {i.due: i for i in held_here}
-                ats = sorted(set(found) | set(by_at))  # type: ignore[arg-type]
+                by_at = {_due(i): i for i in held_here}
+                ats = sorted(set(found) | set(by_at))
                 per_day[n][line] = QueueDay(line=line, slots=tuple(slot_of(a, by_at.get(a)) for a in ats))
     out: list[Day] = []
     for n, d in enumerate(dates):
         lo, hi = starts[n], starts[n + 1]
-        own = list(Slot(at=i.due, time=f"{i.due.astimezone(tz):%H:%M}", item=i,  # type: ignore[union-attr]
-                         over_cap=i.direct and _over(posts, max(i.due, now), limits=limits))  # type: ignore[type-var]
-                    for i in pending if i.id not in taken and lo <= i.due < hi)  # type: ignore[operator]
+        own = list(Slot(at=_due(i), time=f"{_due(i).astimezone(tz):%H:%M}", item=i,
+                         over_cap=i.direct and _over(posts, max(_due(i), now), limits=limits))
+                    for i in pending if i.id not in taken and lo <= _due(i) < hi)
         out.append(Day(day=d, label=f"{d:%a %d %b %Y}", items=tuple(own[:SHOWN_AT]),
                        queues=tuple(per_day[n][k] for k in sorted(per_day[n])), more_items=max(0, len(own) - SHOWN_AT)))
     return out

@@ -24,6 +24,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Final, Iterable, Literal, Mapping
 
+from .constants import VIDEO_EXTS
+
 __all__ = [
     "VIDEO_EXTS",
     "SIDECAR_EXTS",
@@ -44,7 +46,6 @@ __all__ = [
     "is_utf8_name",
 ]
 
-VIDEO_EXTS: Final = ("mp4", "mov", "webm")
 SIDECAR_EXTS: Final = ("yaml", "yml")
 
 # Names never read as inbox content. Each line says which tool makes such names.

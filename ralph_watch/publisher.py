@@ -32,7 +32,7 @@ from .reinit import Decision, Verdict, decidable_at, decide
 from .sentfile import FinalMark, changed_since_sent
 from .sidecar import Sidecar
 from .tasks import State, Task, TaskBoard
-from .tiktok.protocol import MIME_TYPES
+from .constants import MIME_TYPES
 
 if TYPE_CHECKING:
     from .tiktok.client import InitResult

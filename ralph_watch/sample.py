@@ -12,6 +12,7 @@ import struct
 from array import array
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import av
 
@@ -99,13 +100,18 @@ def _encode(out: av.container.OutputContainer, *, encoder: str, options: dict[st
             container: str, frames_wanted: int, min_bytes: int, noise: bool, width: int, height: int, fps: int,
             audio: bool) -> None:
     video = out.add_stream(encoder, rate=fps)
+    if not isinstance(video, av.VideoStream):  # narrows PyAV's union; an encoder name is a video codec here
+        raise TypeError(f"{encoder} is not a video encoder")
     video.width, video.height, video.pix_fmt = width, height, "yuv420p"
     video.options = dict(options)
     if codec == "hevc" and container in ("mp4", "mov"):
         video.codec_tag = "hvc1"  # what Apple players (and TikTok's docs) expect for H.265
     sound = None
     if audio:
-        sound = out.add_stream("libopus" if container in ("webm", "mkv") else "aac", rate=_SAMPLE_RATE)
+        added = out.add_stream("libopus" if container in ("webm", "mkv") else "aac", rate=_SAMPLE_RATE)
+        if not isinstance(added, av.AudioStream):
+            raise TypeError("the audio encoder made no audio stream")
+        sound = added
         sound.layout = "mono"
     rng = random.Random(12345)  # fixed seed: the same call makes the same file
     encoded = 0
@@ -132,9 +138,9 @@ def make_padded_mp4(path: Path, *, total_bytes: int, **video: object) -> Path:
     `make_video` (default: a small 1 s 360x640 clip).
     """
     path = Path(path)
-    options: dict = {"seconds": 1, "width": 360, "height": 640, "audio": False}
+    options: dict[str, Any] = {"seconds": 1, "width": 360, "height": 640, "audio": False}
     options.update(video)
-    make_video(path, container="mp4", **options)  # type: ignore[arg-type]
+    make_video(path, container="mp4", **options)
     base = path.stat().st_size
     pad = total_bytes - base
     if pad < 8:
@@ -153,7 +159,7 @@ def make_padded_mp4(path: Path, *, total_bytes: int, **video: object) -> Path:
 class _Unseekable:
     """A write-only file object with no `seek`, so FFmpeg writes as if to a pipe."""
 
-    def __init__(self, f) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, f: BinaryIO) -> None:
         self._f = f
 
     def write(self, data: bytes) -> int:

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from .errors import SidecarError, SidecarProblem
+from .constants import MAX_TITLE_UTF16, PRIVACY_NAMES
 from .strictyaml import SIDECAR_MAX_BYTES, load_strict
 from .tiktok.protocol import utf16_len
 
@@ -39,16 +40,9 @@ KEYS: tuple[str, ...] = (
 )
 # A default time would put every pair in the same slot: `at`/`cron` belong to each sidecar.
 DEFAULTABLE_KEYS: tuple[str, ...] = tuple(k for k in KEYS if k not in ("at", "cron"))
-PRIVACY_NAMES: Mapping[str, str] = MappingProxyType({
-    "public": "PUBLIC_TO_EVERYONE",
-    "friends": "MUTUAL_FOLLOW_FRIENDS",
-    "followers": "FOLLOWER_OF_CREATOR",
-    "private": "SELF_ONLY",
-})
 PROMOTIONS: tuple[str, ...] = ("none", "own_brand", "branded", "both")
 MODES: tuple[str, ...] = ("direct", "draft")
 BOOL_KEYS: tuple[str, ...] = ("allow_comments", "allow_duet", "allow_stitch", "ai_generated")
-MAX_TITLE_UTF16 = 2200
 MAX_COVER_MS = 600_000  # TikTok videos are at most 10 minutes long
 
 # YAML 1.1 booleans that other tools (and older habits) treat as true/false; here they are words.
@@ -286,27 +280,10 @@ def _render(key: str, body: str) -> str:
     return f"{key}: {body}"
 
 
-def parse_sidecar(data: bytes, *, path: str, tz: ZoneInfo, defaults: Mapping[str, Any]) -> Sidecar:
-    """Read a sidecar; raise SidecarError listing every problem (each with line and key)."""
-    raw, lines = load_strict(data, path=path, max_bytes=SIDECAR_MAX_BYTES)
-    own, own_problems = _normalize(raw, allowed=KEYS, tz=tz)
-    problems = [
-        SidecarProblem(path=path, message=_render(key, body), line=lines.get(key), key=key)
-        for key, body in own_problems
-    ]
-    if "title" in raw and (raw["title"] is None or isinstance(raw["title"], str)):
-        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
-        trap = _title_comment_trap(text, lines.get("title"))
-        if trap:
-            problems.append(SidecarProblem(path=path, message=f"title: {trap}", line=lines.get("title"), key="title"))
-
-    usable_defaults = {k: v for k, v in defaults.items() if k not in ("at", "cron")}
-    merged, default_problems = _normalize(usable_defaults, allowed=DEFAULTABLE_KEYS, tz=tz)
-    for key, body in default_problems:
-        problems.append(SidecarProblem(path=path, message=f"config defaults.{key}: {body}", key=key))
-    merged.update(own)
-
-    given = {k for k, v in raw.items() if v is not None} | {k for k, v in usable_defaults.items() if v is not None}
+def _combination_problems(raw: Mapping[str, Any], own: Mapping[str, Any], merged: Mapping[str, Any],
+                          given: set[str], lines: Mapping[str, int], *, path: str) -> list[SidecarProblem]:
+    """Keys that are fine alone but not together (or a key TikTok requires that is missing)."""
+    problems: list[SidecarProblem] = []
     mode = merged.get("mode", "direct")
     privacy = merged.get("privacy")
     if raw.get("at") is not None and raw.get("cron") is not None:
@@ -334,6 +311,33 @@ def parse_sidecar(data: bytes, *, path: str, tz: ZoneInfo, defaults: Mapping[str
                     "to none or own_brand",
             line=lines.get(key), key=key,
         ))
+    return problems
+
+
+def parse_sidecar(data: bytes, *, path: str, tz: ZoneInfo, defaults: Mapping[str, Any]) -> Sidecar:
+    """Read a sidecar; raise SidecarError listing every problem (each with line and key)."""
+    raw, lines = load_strict(data, path=path, max_bytes=SIDECAR_MAX_BYTES)
+    own, own_problems = _normalize(raw, allowed=KEYS, tz=tz)
+    problems = [
+        SidecarProblem(path=path, message=_render(key, body), line=lines.get(key), key=key)
+        for key, body in own_problems
+    ]
+    if "title" in raw and (raw["title"] is None or isinstance(raw["title"], str)):
+        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+        trap = _title_comment_trap(text, lines.get("title"))
+        if trap:
+            problems.append(SidecarProblem(path=path, message=f"title: {trap}", line=lines.get("title"), key="title"))
+
+    usable_defaults = {k: v for k, v in defaults.items() if k not in ("at", "cron")}
+    merged, default_problems = _normalize(usable_defaults, allowed=DEFAULTABLE_KEYS, tz=tz)
+    for key, body in default_problems:
+        problems.append(SidecarProblem(path=path, message=f"config defaults.{key}: {body}", key=key))
+    merged.update(own)
+
+    given = {k for k, v in raw.items() if v is not None} | {k for k, v in usable_defaults.items() if v is not None}
+    mode = merged.get("mode", "direct")
+    privacy = merged.get("privacy")
+    problems += _combination_problems(raw, own, merged, given, lines, path=path)
     if problems:
         raise SidecarError(problems)
 

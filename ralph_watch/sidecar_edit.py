@@ -25,7 +25,6 @@ __all__ = ["FORM_KEYS", "CHOICE_KEYS", "EditRefused", "form_values", "rewrite", 
 
 CHOICE_KEYS: tuple[str, ...] = ("privacy", "at", "cron", "promotion", "mode")
 FORM_KEYS: tuple[str, ...] = ("title", *CHOICE_KEYS, *BOOL_KEYS)
-PRIVACY_CHOICES: tuple[str, ...] = ("public", "friends", "followers", "private")
 _BOM = "\ufeff"
 _WORD = re.compile(r"^[A-Za-z][A-Za-z_]*$")
 _YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})

@@ -43,9 +43,8 @@ person can act on; no PyYAML exception leaves this module.
 """
 from __future__ import annotations
 
-import bisect
 import re
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable
 
 import yaml
 from yaml.events import (AliasEvent, CollectionStartEvent, DocumentEndEvent, DocumentStartEvent,
@@ -54,12 +53,31 @@ from yaml.events import (AliasEvent, CollectionStartEvent, DocumentEndEvent, Doc
 from yaml.nodes import MappingNode, ScalarNode
 from yaml.scanner import ScannerError
 
+_CParser: type[Any] | None
 try:  # libyaml's parser, shipped in PyYAML's wheels; absent in a source build without libyaml
-    from yaml._yaml import CParser as _CParser
+    from yaml._yaml import CParser
+    _CParser = CParser
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     _CParser = None
 
-from .errors import SidecarError, SidecarProblem
+from .errors import SidecarError
+from .strictyaml_messages import (  # noqa: F401 - the loader and load_strict use them
+    _BOM,
+    _FIX_SYNTAX,
+    _FIX_TAB,
+    _FIX_TAB_INDENT,
+    _ODD_BREAKS,
+    _ODD_BREAK_RE,
+    _REAL_BREAK_RE,
+    _TAB_BEFORE_ENTRY_RE,
+    _decode,
+    _fail,
+    _kind,
+    _line,
+    _line_counter,
+    _text_line,
+    _yaml_message,
+)
 
 __all__ = ["load_strict", "MAX_DEPTH", "SIDECAR_MAX_BYTES"]
 
@@ -67,21 +85,10 @@ MAX_DEPTH = 20
 SIDECAR_MAX_BYTES = 65536
 MAX_INT_DIGITS = 100  # a longer "number" is a mistake; Python also refuses > 4300 digits
 
-_BOM = b"\xef\xbb\xbf"
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 
-_FIX_SYNTAX = "check the quotes, colons and indentation there (indent with spaces, never tabs)"
-_FIX_TAB_INDENT = "YAML does not allow tabs for indentation: use spaces"
-_FIX_TAB = ("a tab may separate words or come before a comment or after \"key:\", but not indent a line "
-            "or come before a nested key or list item: use spaces there")
-
-# Characters PyYAML (YAML 1.1) reads as line breaks that editors do not show as such.
-_ODD_BREAKS = {"\x85": "NEXT LINE", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
-_ODD_BREAK_RE = re.compile("[\x85\u2028\u2029]")
-_REAL_BREAK_RE = re.compile("\r\n|\r|\n")
-_TAB_BEFORE_ENTRY_RE = re.compile("[ ]*[-?][ \t]*\t")
 _SURROGATE_PAIR_RE = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # Texts the C path leaves to the pure one: libyaml's tab rules are not YAML 1.2's either,
@@ -98,32 +105,19 @@ class _Refusal(Exception):
         self.line = line
 
 
-def _line(mark: Any) -> int | None:
-    return None if mark is None else mark.line + 1
-
-
-def _line_counter(text: str) -> Callable[[Any], int | None]:
-    """Mark -> 1-based line as an editor counts it (LF, CRLF, CR; not U+0085/U+2028/U+2029)."""
-    if not _ODD_BREAK_RE.search(text):
-        return _line  # PyYAML's own count is the same then
-    starts = [m.end() for m in _REAL_BREAK_RE.finditer(text)]
-
-    def line(mark: Any) -> int | None:
-        return None if mark is None else bisect.bisect_right(starts, mark.index) + 1
-    return line
-
 
 def _join_surrogates(value: str) -> str:
     """Join each valid UTF-16 surrogate pair (from \\uXXXX escapes) into its character."""
     def join(m: re.Match[str]) -> str:
-        high, low = m.group()
+        pair = m.group()
+        high, low = pair[0], pair[1]
         return chr(0x10000 + ((ord(high) - 0xD800) << 10) + (ord(low) - 0xDC00))
     return _SURROGATE_PAIR_RE.sub(join, value)
 
 
 class _StrictLoader(yaml.SafeLoader):
     # A fresh resolver table: nothing inherited from YAML 1.1.
-    yaml_implicit_resolvers: dict = {}
+    yaml_implicit_resolvers: dict[Any, Any] = {}
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -154,7 +148,7 @@ class _StrictLoader(yaml.SafeLoader):
             if self.peek() == "#":
                 while self.peek() not in "\0\r\n\x85\u2028\u2029":
                     self.forward()
-            if self.scan_line_break():
+            if self.scan_line_break():  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
                 if not self.flow_level:
                     self.allow_simple_key = True
             else:
@@ -183,7 +177,7 @@ class _StrictLoader(yaml.SafeLoader):
         self.forward(length)
         ch = self.peek()
         if ch in "\r\n\x85\u2028\u2029":
-            line_break = self.scan_line_break()
+            line_break = self.scan_line_break()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
             self.allow_simple_key = True
             prefix = self.prefix(3)
             if (prefix == "---" or prefix == "...") and self.peek(3) in "\0 \t\r\n\x85\u2028\u2029":
@@ -194,7 +188,7 @@ class _StrictLoader(yaml.SafeLoader):
                 if ch == " " or (ch == "\t" and (self.flow_level or self.column >= indent)):
                     self.forward()
                 elif ch in "\r\n\x85\u2028\u2029":
-                    breaks.append(self.scan_line_break())
+                    breaks.append(self.scan_line_break())  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
                     prefix = self.prefix(3)
                     if (prefix == "---" or prefix == "...") and self.peek(3) in "\0 \t\r\n\x85\u2028\u2029":
                         return None
@@ -211,7 +205,7 @@ class _StrictLoader(yaml.SafeLoader):
 
     # -- composing: refuse aliases, anchors, tags; bound the depth -------------------------
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
         line = self._line(event.start_mark)
         if isinstance(event, AliasEvent):
             raise _Refusal(
@@ -248,25 +242,25 @@ class _StrictLoader(yaml.SafeLoader):
 
     def get_single_node(self) -> Any:
         # Like SafeLoader's, with a readable message for a second document.
-        self.get_event()  # StreamStartEvent
+        self.get_event()  # type: ignore[no-untyped-call]  # StreamStartEvent; untyped in types-PyYAML
         document = None
         if not self.check_event(StreamEndEvent):
             document = self.compose_document()
             if isinstance(document, MappingNode):
                 self._prefixes[id(document)] = ""
         if not self.check_event(StreamEndEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
             raise _Refusal(
                 "a second YAML document starts here (after ---); "
                 "a file holds exactly one mapping, so remove the --- line and what follows "
                 "or move it into its own file",
                 self._line(event.start_mark),
             )
-        self.get_event()
+        self.get_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
         return document
 
     # -- constructing: text keys only, no duplicates, remember lines ------------------------
-    def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, MappingNode):  # pragma: no cover - PyYAML only calls us with mappings
             raise _Refusal("expected a mapping", self._line(node.start_mark))
         prefix = self._prefixes.get(id(node))
@@ -331,67 +325,6 @@ _StrictLoader.add_constructor(_INT, _StrictLoader.construct_yaml_int)
 _StrictLoader.add_constructor(_FLOAT, _StrictLoader.construct_yaml_float)
 
 
-def _fail(path: str, message: str, line: int | None) -> NoReturn:
-    raise SidecarError([SidecarProblem(path=path, message=message, line=line)])
-
-
-def _decode(data: bytes, path: str) -> str:
-    if data.startswith(_BOM):
-        data = data[len(_BOM):]
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        _fail(path, "the file is saved as UTF-16; save it as UTF-8 instead", 1)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        _fail(
-            path,
-            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-            "save it as UTF-8",
-            line,
-        )
-
-
-def _yaml_message(exc: yaml.YAMLError, text: str) -> tuple[str, int | None]:
-    if isinstance(exc, yaml.reader.ReaderError):
-        position = min(max(exc.position, 0), len(text))
-        line = text[:position].count("\n") + 1
-        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
-        return (
-            f"the file contains the control character U+{ord(char):04X}, which YAML does not "
-            "allow; remove it (write \\t, \\n or \\u escapes inside double quotes instead)",
-            line,
-        )
-    if isinstance(exc, yaml.MarkedYAMLError):
-        line_of = _line_counter(text)
-        problem = (exc.problem or "invalid syntax").replace("\t", "\\t")
-        context = exc.context or ""
-        line = line_of(exc.problem_mark) or line_of(exc.context_mark)
-        started = line_of(exc.context_mark)
-        message = f"this is not valid YAML: {context + ', ' if context else ''}{problem}"
-        if started is not None and line is not None and started != line:
-            message += f" (the value started on line {started})"
-        if "\\t" in problem:
-            message += f"; {_FIX_TAB_INDENT if 'start of the line' in problem else _FIX_TAB}"
-        elif line is not None and _TAB_BEFORE_ENTRY_RE.match(_text_line(text, line)):
-            message += f"; {_FIX_TAB}"
-        elif "mapping values are not allowed" in problem:
-            message += '; a value that contains ": " must be in quotes, like title: "Note: read this"'
-        elif "cannot start any token" in problem:
-            message += '; put the value in double quotes, like title: "@me `code`"'
-        elif line is not None and "\t" in _text_line(text, line):
-            message += f"; {_FIX_TAB}"
-        else:
-            message += f"; {_FIX_SYNTAX}"
-        return message, line
-    return f"this is not valid YAML ({exc}); {_FIX_SYNTAX}", None
-
-
-def _text_line(text: str, line: int) -> str:
-    lines = _REAL_BREAK_RE.split(text)
-    return lines[line - 1] if 0 < line <= len(lines) else ""
-
-
 def _odd_break_message(text: str) -> tuple[str, int] | None:
     """If U+0085/U+2028/U+2029 is what breaks `text`, the sentence and line that say so."""
     found = _ODD_BREAK_RE.findall(text)
@@ -414,19 +347,7 @@ def _odd_break_message(text: str) -> tuple[str, int] | None:
     )
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a single text value"
-    if isinstance(value, bool):
-        return "a single true/false value"
-    if isinstance(value, (int, float)):
-        return "a single number"
-    return "a single value"
-
-
-def load_strict(data: bytes, *, path: str, max_bytes: int = SIDECAR_MAX_BYTES) -> tuple[dict, dict[str, int]]:
+def load_strict(data: bytes, *, path: str, max_bytes: int = SIDECAR_MAX_BYTES) -> tuple[dict[str, Any], dict[str, int]]:
     """Parse `data` as the strict dialect; return (top-level mapping, dotted key -> 1-based line).
 
     Nested mapping keys appear in the line table as "parent.child" ("watch.mode").
@@ -446,7 +367,7 @@ def load_strict(data: bytes, *, path: str, max_bytes: int = SIDECAR_MAX_BYTES) -
     return _load_pure(text, path=path)
 
 
-def _load_pure(text: str, *, path: str) -> tuple[dict, dict[str, int]]:
+def _load_pure(text: str, *, path: str) -> tuple[dict[str, Any], dict[str, int]]:
     """The reference reader (PyYAML's pure scanner and parser, our composer and rules)."""
     loader: _StrictLoader | None = None
     try:
@@ -506,7 +427,7 @@ def _plain_value(text: str) -> Any:
     return text
 
 
-def _load_c(text: str) -> tuple[dict, dict[str, int]] | None:
+def _load_c(text: str) -> tuple[dict[str, Any], dict[str, int]] | None:
     """Read `text` from libyaml's events, or None when the pure path must decide."""
     if _CParser is None or _PURE_ONLY_RE.search(text):
         return None
@@ -516,7 +437,7 @@ def _load_c(text: str) -> tuple[dict, dict[str, int]] | None:
         return None
 
 
-def _compose_c(get_event: Callable[[], Any]) -> tuple[dict, dict[str, int]]:
+def _compose_c(get_event: Callable[[], Any]) -> tuple[dict[str, Any], dict[str, int]]:
     # One loop with an explicit stack, so nesting never recurses. A frame is
     # [container, pending key (or _NO_KEY; lists always _NO_KEY), line prefix or None].
     if type(get_event()) is not StreamStartEvent:

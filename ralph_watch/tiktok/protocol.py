@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ..constants import MAX_TITLE_UTF16, MAX_VIDEO_BYTES, MIME_TYPES, PRIVACY_LEVELS
+
 __all__ = ["MAX_SINGLE_CHUNK", "CHUNK_SIZE", "MIN_CHUNK", "MAX_VIDEO_BYTES", "Chunk", "plan_chunks",
            "utf16_len", "MAX_TITLE_UTF16", "MIME_TYPES", "PRIVACY_LEVELS", "ChunkPlan",
            "TOKEN_PATH", "REVOKE_PATH", "USER_INFO_PATH", "USER_INFO_FIELDS", "CREATOR_INFO_PATH",
@@ -31,13 +33,9 @@ DIRECT_INIT_PATH = "/v2/post/publish/video/init/"
 DRAFT_INIT_PATH = "/v2/post/publish/inbox/video/init/"
 STATUS_PATH = "/v2/post/publish/status/fetch/"
 
-MAX_VIDEO_BYTES = 4_000_000_000
 MAX_SINGLE_CHUNK = 64_000_000   # decimal: TikTok rejects larger chunk_size since 2026-08
 CHUNK_SIZE = 10_000_000         # the docs' own example size
 MIN_CHUNK = 5_242_880           # safe under both readings of "5 MB"
-MAX_TITLE_UTF16 = 2200
-MIME_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm"}
-PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ class WebBackend(Protocol):
     config: Any  # ralph_watch.config.Config
     paused: bool
 
-    def account(self) -> dict | None:
+    def account(self) -> dict[str, Any] | None:
         """{"nickname", "avatar": bool, "access_expires_at", "refresh_expires_at", "scopes"} or None."""
 
     def login_url(self, *, state: str, code_challenge: str) -> str:
@@ -48,10 +48,10 @@ class WebBackend(Protocol):
     def resume(self) -> None:
         ...
 
-    def health(self) -> tuple[bool, dict]:
+    def health(self) -> tuple[bool, dict[str, Any]]:
         """(ok, {"ok", "paused", "watch_mode", "watch_reason", "inbox_ok", "last_scan", "threads", "reason"})."""
 
-    def quota(self) -> dict:
+    def quota(self) -> dict[str, Any]:
         """{"posts", "posts_cap", "drafts", "drafts_cap"}: the limiter's rolling-24 h counts (the page's meter)."""
 
     def warnings(self) -> list[str]:

@@ -11,12 +11,14 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
+from ..constants import MIME_TYPES
+
 __all__ = ["ByteRange", "Unsatisfiable", "parse_range", "video_type", "FileBody", "BLOCK"]
 
 BLOCK = 256 * 1024  # bytes per read: memory stays at one block whatever the file's size
 _ONE = re.compile(r"^bytes[ \t]*=[ \t]*(\d*)[ \t]*-[ \t]*(\d*)[ \t]*$", re.I)
-_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm",
-          ".mkv": "video/x-matroska"}
+# The pair kinds, plus two the page may be asked to preview (a stray .m4v or .mkv).
+_TYPES = {**{f".{ext}": mime for ext, mime in MIME_TYPES.items()}, ".m4v": "video/mp4", ".mkv": "video/x-matroska"}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import logging
 import threading
 from typing import Any
 
-import waitress
+import waitress  # type: ignore[import-untyped]  # waitress ships no type information
 from waitress import wasyncore
 
 from ..errors import WebServerError

@@ -83,7 +83,7 @@ def make_thumbnail(f: BinaryIO, *, cover_ms: int = 0, long_side: int = LONG_SIDE
     import av  # the page imports without FFmpeg; only a thumbnail needs it
 
     try:
-        with av.open(f, metadata_errors="ignore") as c:
+        with av.open(f, mode="r", metadata_errors="ignore") as c:
             if not c.streams.video:
                 raise ThumbnailError("the file has no video track")
             stream = c.streams.video[0]

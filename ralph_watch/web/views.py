@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from ..constants import PRIVACY_LABELS
 from ..inbox import shown_name
 from ..tasks import State, Task
 
@@ -21,12 +22,6 @@ __all__ = ["PAGE_SIZE", "TaskRow", "task_row", "task_json", "task_kind", "action
 
 PAGE_SIZE = 100
 MUSIC_USAGE_URL = "https://www.tiktok.com/legal/page/global/music-usage-confirmation/en"
-PRIVACY_LABELS = {
-    "PUBLIC_TO_EVERYONE": "public",
-    "MUTUAL_FOLLOW_FRIENDS": "friends",
-    "FOLLOWER_OF_CREATOR": "followers",
-    "SELF_ONLY": "private",
-}
 _CANCELLABLE = {State.WAITING, State.INVALID, State.SCHEDULED, State.NEEDS_LOGIN, State.FAILED, State.MISSED}
 _RETRYABLE = {State.FAILED, State.MISSED}
 # Rows that need a person: the page lists them first (its default order, "attention").

@@ -11,7 +11,8 @@ import ralph_watch
 
 PKG = Path(ralph_watch.__file__).parent
 
-CORE = ["errors", "clock", "limits", "tasks", "strictyaml", "sidecar", "config", "schedule", "inbox", "postplan",
+CORE = ["errors", "clock", "constants", "limits", "tasks", "strictyaml", "strictyaml_messages", "sidecar", "config",
+        "config_model", "config_read", "config_sections", "config_accounts", "schedule", "inbox", "postplan",
         "reconcile", "reload", "cron",
         "dedupe",
         "tiktok/protocol", "tiktok/errors", "reinit", "calendar_view", "media_rules"]

@@ -273,6 +273,27 @@ class TestNoSecretInOutput:
         logging.getLogger("ralph_watch.t").info("x", extra={"url": f"https://u/?upload_token={ACCESS}"}, stack_info=True)
         assert ACCESS not in out.getvalue()
 
+    def test_it_redacts_each_record_once_and_still_masks_message_args_and_traceback(
+        self, fmt: str, secret: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        calls: list[str] = []
+        real = logs.redact
+
+        def counting(text: str) -> str:
+            calls.append(text)
+            return real(text)
+
+        monkeypatch.setattr(logs, "redact", counting)
+        out = capture(fmt)
+        try:
+            raise ValueError(f"refresh failed for {REFRESH}")
+        except ValueError:
+            logging.getLogger("ralph_watch.t").exception(f"token {CLIENT_TOKEN} arg %s", secret)
+        text = out.getvalue()
+        assert "ValueError" in text and "arg" in text
+        assert CLIENT_TOKEN not in text and secret not in text and REFRESH not in text
+        assert len(calls) == 2  # the message (args merged in) and the traceback; no second pass
+
     def test_it_masks_secrets_in_real_httpx_and_httpcore_debug_output(
         self, fmt: str, secret: str, echo_server: str
     ) -> None:
