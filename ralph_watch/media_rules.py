@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Protocol
 
-from ralph_watch.tiktok.protocol import MAX_VIDEO_BYTES
+from ralph_watch.constants import MAX_VIDEO_BYTES
 
 __all__ = ["MediaFacts", "Rule", "breaches", "fail_reason", "duration_limit", "size_ok", "fps_ok", "sides_ok",
            "MAX_BYTES", "MIN_FPS", "MAX_FPS", "MIN_SIDE", "MAX_SIDE", "CONTAINERS", "CODECS", "MAX_DURATION_SEC",
