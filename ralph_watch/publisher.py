@@ -132,6 +132,8 @@ class Publisher:
             self._failed_attempt(t, exc)
             return None
         sc = t.sidecar_data
+        if sc is None or t.video_info is None:   # a scheduled task always has both; a bug if not
+            raise RuntimeError(f"task {t.id} is due without its checked sidecar and video")
         account = self.client.account
         limiter = self.client.limiter
         decided = outcomes.post_settings(
@@ -146,6 +148,7 @@ class Publisher:
     def _send(self, t: Task, path: Path, ident: Identity, settings: PostSettings) -> None:
         """Init, record, upload; a new init only when TikTok shows the old upload cannot complete."""
         sc = t.sidecar_data   # as checked by _prepare, for every init of this attempt
+        assert sc is not None   # _prepare refused a task without it
         for restart in range(MAX_RESTARTS + 1):
             started = self._init(t, sc, ident, settings)
             if started is None:
