@@ -12,6 +12,7 @@ import hashlib
 import logging
 import threading
 import time
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import httpx
@@ -204,6 +205,13 @@ class Progress:
 
     def __call__(self, sent, total):
         self.calls.append((sent, total))
+
+
+@pytest.fixture
+def video(tmp_path) -> Path:
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(bytes(range(256)) * 40 + b"tail!")     # 10,245 bytes
+    return path
 
 
 class TestTokens:

@@ -454,13 +454,6 @@ class TestLimits:
 # ----------------------------------------------------------------------------- upload
 
 
-@pytest.fixture
-def video(tmp_path) -> Path:
-    path = tmp_path / "clip.mp4"
-    path.write_bytes(bytes(range(256)) * 40 + b"tail!")     # 10,245 bytes
-    return path
-
-
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
