@@ -8,7 +8,8 @@ import socket
 import subprocess
 import threading
 import time
-from typing import Any, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator
 
 import pytest
 
@@ -22,9 +23,16 @@ class ImpureUnitTest(AssertionError):
 
 @pytest.fixture(autouse=True)
 def _pure_only(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    with pure_only(request.fixturenames, monkeypatch):
+        yield
+
+
+@contextmanager
+def pure_only(fixturenames: Iterable[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Refuse I/O and real-time waits until the block ends; raise at the end if any was tried."""
     # Real files are refused by fixture, not by patching tempfile: Hypothesis's example
     # database writes files of its own under any test.
-    used = sorted(FILE_FIXTURES & set(request.fixturenames))
+    used = sorted(FILE_FIXTURES & set(fixturenames))
     if used:
         raise ImpureUnitTest(f"a unit test may not use real files ({', '.join(used)}): move it to tests/integration")
     # Recorded as well as raised: the code under test may catch the exception.
