@@ -35,6 +35,9 @@ from .reload import changed_keys, decided_by_config
 from .tasks import State, TaskBoard
 from .watcher import Watcher
 from .workers import PUBLISH_WORKERS, Workers
+from .notify import Notifier   # apprise itself is loaded only when notify.urls is set
+from .web import make_app
+from .web.server import WebServer
 
 if TYPE_CHECKING:
     from .web.server import WebServer
@@ -98,7 +101,6 @@ class Service:
         n = self.config.notify
         if not n.urls:
             return None
-        from .notify import Notifier   # apprise underneath: loaded only when configured
         return Notifier(urls=list(n.urls), events=list(n.events), include_title=n.include_title,
                         page_url=self.page_url, clock=self.clock)
 
@@ -137,8 +139,6 @@ class Service:
         self._spawn("scheduler", self.scheduler.run)
         self._spawn("supervisor", self._supervise)
         if self.serve_web:
-            from .web import make_app   # bottle: only when the page serves
-            from .web.server import WebServer
             app = make_app(self, self.config, clock=self.clock)
             self.primary.feedback.forget_media = app.ralph_web.forget_task  # thumbnails leave with their task
             self.web_server = WebServer(app, self.config.web.host, self.config.web.port)

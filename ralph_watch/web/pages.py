@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from urllib.parse import urlsplit
 import bottle  # type: ignore[import-untyped]  # bottle ships no type information
 from bottle import request, response
 
+from .. import calendar_view
+from ..calendar_view import DAYS, Item
 from ..tasks import State
 from . import views
 from .base import API_CACHE_SIZE, STATES, STATIC_DIR, AppBase, Reply, log, render
@@ -133,7 +136,6 @@ class PagesMixin(AppBase):
         raise Reply(204, "")  # no icon; answering keeps browsers' 404s out of the log
 
     def calendar(self) -> str:
-        from .. import calendar_view
         now = self.clock.now()
         board = self.backend.board
         key = (board.version, int(now.timestamp()) // 60)
@@ -151,9 +153,6 @@ class PagesMixin(AppBase):
 
 
 def _calendar_items(board: Any, now: Any) -> list[Any]:
-    from datetime import timedelta
-
-    from ..calendar_view import DAYS, Item
     horizon = now + timedelta(days=DAYS + 1)
     pending = (State.SCHEDULED, State.NEEDS_LOGIN, State.UPLOADING, State.PROCESSING)
     tasks = board.select(lambda t: t.state in pending and t.due is not None and t.due < horizon)
@@ -164,7 +163,6 @@ def _calendar_items(board: Any, now: Any) -> list[Any]:
 
 def _posted(board: Any, now: Any) -> list[Any]:
     """When direct posts went out within the last day (from the tasks' history)."""
-    from datetime import timedelta
     since = now - timedelta(days=2)
     out = []
     for t in board.select(lambda t: t.state is State.PUBLISHED and t.mode != "draft"):

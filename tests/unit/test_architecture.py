@@ -166,7 +166,7 @@ def test_the_core_imports_only_the_core(module):
 @pytest.mark.parametrize("path", sorted((PKG / "web").glob("*.py")), ids=lambda p: p.name)
 def test_the_web_layer_speaks_to_the_service_only_through_its_backend(path):
     deps = _graph()[_name(path)]
-    bad = sorted(d for d in deps if d.split(".")[1] in ("service", "account", "publisher", "scheduler", "pairsync",
+    bad = sorted(d for d in deps if d.split(".")[1:2] and d.split(".")[1] in ("service", "account", "publisher", "scheduler", "pairsync",
                                                         "workers", "emulator") or d.startswith("ralph_watch.tiktok.client"))
     assert not bad, f"web/{path.name} imports {bad}: the page reaches the service through web.backend.WebBackend"
 
@@ -180,3 +180,25 @@ def test_architecture_md_names_every_module_and_the_same_core():
     line = next(ln.strip() for ln in text.splitlines() if ln.strip().startswith("Pure core:"))
     named = {w.strip("`,. ") for w in line.removeprefix("Pure core:").split() if w.strip("`,. ")}
     assert named == set(CORE), f"ARCHITECTURE.md's core {sorted(named ^ set(CORE))} differs from CORE"
+
+
+# Imports inside functions: the measured lazy ones of the command line (`ralph-watch status`
+# must not load the service), and the heavy or optional libraries, loaded where they are used.
+LAZY_MODULES = {"cli", "cli_check", "cli_page"}
+LAZY_LIBRARIES = {"av", "apprise", "ruamel", "thumbnails"}   # web.thumbnails loads av
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_name)
+def test_imports_are_at_the_top(path):
+    if path.stem in LAZY_MODULES:
+        return
+    late = []
+    for fn in ast.walk(ast.parse(path.read_text())):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(fn):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                    if not any(n.split(".")[0] in LAZY_LIBRARIES or n.split(".")[-1] in LAZY_LIBRARIES
+                               for n in names):
+                        late.append(f"{fn.name}:{node.lineno} {names}")
+    assert not late, f"{_name(path)} imports inside functions {late}: move them to the top (no cycle needs it)"
