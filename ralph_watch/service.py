@@ -420,7 +420,8 @@ class Service:
 
     def quota(self, *, account: str | None = None) -> dict[str, int]:
         """The daily-cap meter: direct posts in the last 24 h and pending drafts, out of their caps."""
-        lim = self.unit(account).client.limiter   # replaced at each login: read it through the client every time
+        client = self.client if account is None else self.unit(account).client   # None: the first account's
+        lim = client.limiter   # replaced at each login: read it through the client every time
         return {"posts": lim.daily_posts.count(), "posts_cap": lim.daily_posts.limit,
                 "drafts": lim.pending_drafts.count(), "drafts_cap": lim.pending_drafts.limit}
 
