@@ -102,8 +102,7 @@ class Publisher:
             self._to(t, S.WAITING, expect={S.UPLOADING}, error=f"{t.video} disappeared just before publishing.")
             self.hooks.revalidate(t.key)
             return
-        if t.identity is None or ident.size != t.identity.size or ident.mtime_ns != t.identity.mtime_ns \
-                or ident.head_tail != t.identity.head_tail:
+        if not ident.same_file(t.identity):   # fstat stamp (a rewrite in place changes ctime), hash if known
             self._to(t, S.WAITING, expect={S.UPLOADING}, error=f"{t.video} changed just before publishing; checking it again.")
             self.hooks.revalidate(t.key)
             return
@@ -113,6 +112,7 @@ class Publisher:
         # Claim the content before the init: a copy of this video (another name, same content)
         # may be on its way to TikTok right now. The service releases the claim when this
         # attempt ends without a post.
+        t = self.board.update(t.id, identity=ident) or t   # the first hash of a lazily checked pair
         refused = self.hooks.claim(ident.content_key, t.key)
         if refused is not None:
             self._to(t, S.INVALID, expect={S.UPLOADING}, progress=None, error=refused)
@@ -185,7 +185,7 @@ class Publisher:
         account = self.client.account
         assert account is not None and t.video is not None   # logged in, a complete pair
         rec = PublishRecord(
-            pair=t.key, video=t.video, size=ident.size, mtime_ns=ident.mtime_ns, head_tail=ident.head_tail,
+            pair=t.key, video=t.video, size=ident.size, mtime_ns=ident.mtime_ns, head_tail=ident.digest,
             publish_id=init.publish_id, account=account_hash(account.open_id), mode=sc.mode,
             init_time=self.clock.now().isoformat(), outcome="uploading", final_sent=False)
         try:
