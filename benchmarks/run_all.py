@@ -26,6 +26,7 @@ FULL = [
     ("bench_inbox.py", []),
     ("bench_yaml.py", []),
     ("bench_schedule.py", []),
+    ("bench_lateness.py", []),
     ("bench_web.py", []),
     ("bench_clients.py", []),
 ]
@@ -35,6 +36,7 @@ QUICK = {
     "bench_detect.py": ["--runs", "2"],
     "bench_inbox.py": ["--idle", "10"],
     "bench_schedule.py": ["--tasks", "60", "--spread", "30"],
+    "bench_lateness.py": ["--pairs", "20"],
     "bench_web.py": ["--seconds", "5"],
     "bench_clients.py": ["--clients", "10"],
 }
