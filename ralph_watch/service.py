@@ -28,7 +28,7 @@ import httpx
 from .account import Account
 from .clock import Clock, SystemClock
 from .config import Config, read_config
-from .errors import ConfigError, RecordError
+from .errors import ConfigError, LoginError, RecordError
 from .feedback import Notify
 from .record import InstanceLock
 from .reload import changed_keys, decided_by_config
@@ -80,7 +80,7 @@ class Service:
         self.primary = Account(config=lambda: self.config, clock=self.clock, board=self.board, lock=self.lock,
                                workers=self.workers, stop=self.stop, notifier=lambda: self.notifier,
                                transport=transport)
-        self.accounts = {self.primary.name: self.primary}
+        self.units = {self.primary.name: self.primary}   # `accounts()` is the page's list (WebBackend)
         # The parts of the one account that tests, benchmarks and the web layer reach by name.
         self.client, self.records, self.scheduler = self.primary.client, self.primary.records, self.primary.scheduler
         self.probe_cache = self.primary.probe_cache
@@ -278,20 +278,35 @@ class Service:
         else:
             self.resume()
 
-    def account(self) -> dict[str, Any] | None:
-        return self.primary.view()
+    # One account until the accounts branch serves several (issue 15): the page's interface already
+    # takes the account's name, and only this one's is known.
+    def _unit(self, account: str | None) -> Account:
+        if account is None or account in self.units:
+            return self.units.get(account or "", self.primary)
+        raise LoginError(f"There is no account named {account!r}; the accounts are {', '.join(self.units)}.")
 
-    def login_url(self, *, state: str, code_challenge: str) -> str:
-        return self.primary.login_url(state=state, code_challenge=code_challenge)
+    def accounts(self) -> list[dict[str, Any]]:
+        view = self.primary.view()
+        return [{"name": self.primary.name, "logged_in": view is not None,
+                 "nickname": view["nickname"] if view else None, "inbox": str(self.config.inbox),
+                 "username": view["username"] if view else None, "avatar": bool(view and view["avatar"]),
+                 "needs_login": len(self.board.select(lambda t: t.state is S.NEEDS_LOGIN)),
+                 "quota": self.quota()}]
 
-    def finish_login(self, *, code: str, code_verifier: str, scopes: str | None) -> None:
-        self.primary.finish_login(code=code, code_verifier=code_verifier, scopes=scopes)
+    def account(self, *, account: str | None = None) -> dict[str, Any] | None:
+        return self._unit(account).view()
 
-    def logout(self) -> None:
-        self.primary.logout()
+    def login_url(self, *, state: str, code_challenge: str, account: str | None = None) -> str:
+        return self._unit(account).login_url(state=state, code_challenge=code_challenge)
 
-    def avatar(self) -> tuple[bytes, str] | None:
-        return self.primary.avatar()
+    def finish_login(self, *, code: str, code_verifier: str, scopes: str | None, account: str | None = None) -> None:
+        self._unit(account).finish_login(code=code, code_verifier=code_verifier, scopes=scopes)
+
+    def logout(self, *, account: str | None = None) -> None:
+        self._unit(account).logout()
+
+    def avatar(self, *, account: str | None = None) -> tuple[bytes, str] | None:
+        return self._unit(account).avatar()
 
     def cancel(self, task_id: str) -> None:
         self.primary.actions.cancel(task_id)
@@ -319,7 +334,7 @@ class Service:
         self.scheduler.resume()
         log.info("publishing resumed")
 
-    def quota(self) -> dict[str, int]:
+    def quota(self, *, account: str | None = None) -> dict[str, int]:
         """The daily-cap meter: direct posts in the last 24 h and pending drafts, out of their caps."""
         lim = self.client.limiter   # replaced at each login: read it through the client every time
         return {"posts": lim.daily_posts.count(), "posts_cap": lim.daily_posts.limit,

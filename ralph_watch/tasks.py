@@ -68,6 +68,7 @@ EDITABLE = frozenset(PRE)                                    # a sidecar edit re
 class Task:
     id: str
     key: str                              # the pair: path relative to the inbox without extension
+    account: str = "default"              # the account's name (issue 15); `default` with one inbox
     video: str | None = None              # relative paths (None when absent)
     sidecar: str | None = None
     state: State = State.WAITING

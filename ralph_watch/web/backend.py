@@ -18,19 +18,25 @@ class WebBackend(Protocol):
     config: Any  # ralph_watch.config.Config
     paused: bool
 
-    def account(self) -> dict[str, Any] | None:
-        """{"nickname", "avatar": bool, "access_expires_at", "refresh_expires_at", "scopes"} or None."""
+    def accounts(self) -> list[dict[str, Any]]:
+        """One dict per configured account, in config order: {"name", "logged_in", "nickname", "inbox",
+        "username", "avatar": bool, "needs_login": int, "quota": {"posts", "posts_cap", "drafts", "drafts_cap"}}."""
 
-    def login_url(self, *, state: str, code_challenge: str) -> str:
-        """TikTok's authorize URL for this state and PKCE challenge."""
+    def account(self, *, account: str | None = None) -> dict[str, Any] | None:
+        """{"nickname", "avatar": bool, "access_expires_at", "refresh_expires_at", "scopes"} or None.
+        `account` None: the only account, or the first one (as for every `account` parameter here)."""
 
-    def finish_login(self, *, code: str, code_verifier: str, scopes: str | None) -> None:
-        """Exchange the code; raises LoginError(sentence)."""
+    def login_url(self, *, state: str, code_challenge: str, account: str | None = None) -> str:
+        """TikTok's authorize URL for this state and PKCE challenge; raises LoginError for an unknown account."""
 
-    def logout(self) -> None:
-        """Revoke (best effort) and forget the tokens."""
+    def finish_login(self, *, code: str, code_verifier: str, scopes: str | None, account: str | None = None) -> None:
+        """Exchange the code; raises LoginError(sentence), also when that TikTok user is logged in
+        under another account name (nothing changes then)."""
 
-    def avatar(self) -> tuple[bytes, str] | None:
+    def logout(self, *, account: str | None = None) -> None:
+        """Revoke (best effort) and forget that account's tokens."""
+
+    def avatar(self, *, account: str | None = None) -> tuple[bytes, str] | None:
         """(image bytes, content type) of the logged-in creator, or None."""
 
     def cancel(self, task_id: str) -> None:
@@ -51,7 +57,7 @@ class WebBackend(Protocol):
     def health(self) -> tuple[bool, dict[str, Any]]:
         """(ok, {"ok", "paused", "watch_mode", "watch_reason", "inbox_ok", "last_scan", "threads", "reason"})."""
 
-    def quota(self) -> dict[str, Any]:
+    def quota(self, *, account: str | None = None) -> dict[str, Any]:
         """{"posts", "posts_cap", "drafts", "drafts_cap"}: the limiter's rolling-24 h counts (the page's meter)."""
 
     def warnings(self) -> list[str]:
