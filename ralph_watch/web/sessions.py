@@ -82,14 +82,15 @@ class SessionStore:
             return s
 
     def rotate(self, session: Session, *, signed_in: bool | None = None) -> Session:
-        """A new id and CSRF token for the same browser (at login); keeps flashes."""
+        """A new id and CSRF token for the same browser (at login); keeps flashes and the other
+        pending logins (with several accounts, a second tab may be logging in another one)."""
         now = self._clock.monotonic()
         with self._lock:
             self._sessions.pop(session.id, None)
             self._purge(now)
             new = Session(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), created=now,
                           last_seen=now, signed_in=session.signed_in if signed_in is None else signed_in,
-                          flashes=list(session.flashes))
+                          flashes=list(session.flashes), logins=dict(session.logins))
             self._sessions[new.id] = new
             return new
 
