@@ -24,10 +24,12 @@ from .feedback import Feedback, Notify
 from .pairsync import PairSync, Settings
 from .publisher import Hooks, Publisher
 from .record import PublishedFile, RecordStore
+from .record_layout import records_dir, remember_path
 from .schedule import quota_warnings
 from .scheduler import Planner, Scheduler
 from .tasks import State, TaskBoard
 from .tiktok.client import TikTokClient
+from .tiktok.http import HttpPool
 from .tiktok.ratecap import Pacer, too_slow
 from .web.backend import LoginError
 from .workers import Workers
@@ -40,12 +42,19 @@ S = State
 
 
 class Account:
+    """`config()` is this account's view of the running config: its inbox, timezone and
+    defaults in the top-level fields (see `Service.account_config`). `board` is this account's
+    view of the shared board (`TaskBoard.for_account`); `label` names the account in
+    notifications and log lines (None with one account, whose messages read as before)."""
+
     def __init__(self, *, config: Callable[[], Config], clock: Clock, board: TaskBoard, lock: threading.RLock,
                  workers: Workers, stop: threading.Event, notifier: Callable[[], Notify | None],
-                 transport: httpx.BaseTransport | None = None, name: str = DEFAULT_NAME) -> None:
+                 transport: httpx.BaseTransport | None = None, pool: HttpPool | None = None,
+                 name: str = DEFAULT_NAME, several: bool = False) -> None:
         cfg = config()
         tk = cfg.tiktok
         self.name = name
+        self.label = name if several else None
         self.config = config               # the running config (SIGHUP may replace it)
         self.clock = clock
         self.board = board
@@ -56,15 +65,17 @@ class Account:
         self.client = TikTokClient(client_key=tk.client_key, client_secret=tk.client_secret,
                                    redirect_uri=tk.redirect_uri, scopes=list(tk.scopes), api_base=tk.api_base,
                                    authorize_url=tk.authorize_url, limits=tk.limits, clock=clock,
-                                   transport=transport, chunk_deadline=tk.limits.chunk_deadline_seconds,
+                                   transport=transport if pool is None else None, pool=pool,
+                                   chunk_deadline=tk.limits.chunk_deadline_seconds,
                                    pacer=Pacer(cfg.upload.max_rate, clock) if cfg.upload.max_rate else None,
                                    audited=tk.audited)
-        self.records = RecordStore(cfg.state_dir)
+        self.records = RecordStore(cfg.state_dir, folder=records_dir(cfg.state_dir, self.inbox))
+        remember = PublishedFile(cfg.state_dir, path=remember_path(cfg.state_dir, self.inbox, several=several))
         self.probe_cache: dict[Any, Any] = {}
         self.planner = Planner(board=board, lock=lock, tz=cfg.tz)
         self.scheduler = Scheduler(board=board, clock=clock, late_grace=timedelta(minutes=cfg.schedule.late_grace_minutes),
                                    runner=_Runner(self), slots=self.planner, tz=cfg.tz, stop=stop)
-        self.duplicates = Duplicates(board=board, records=self.records, published_file=PublishedFile(cfg.state_dir),
+        self.duplicates = Duplicates(board=board, records=self.records, published_file=remember,
                                      clock=clock, lock=lock, remember_days=lambda: self.config().dedupe.remember_days,
                                      describe=self.scheduler.describe, revalidate=lambda key: self.pairs.revalidate(key),
                                      record_failed=self.record_failed)
@@ -81,7 +92,7 @@ class Account:
                                pairs=self.pairs, duplicates=self.duplicates, records=self.records,
                                verdicts=self.publisher, tz=cfg.tz, defaults=lambda: self.config().defaults)
         self.feedback = Feedback(inbox=self.inbox, clock=clock, slots=self.planner, notifier=notifier,
-                                 end_claim=self.duplicates.end_claim, probe_cache=self.probe_cache)
+                                 end_claim=self.duplicates.end_claim, probe_cache=self.probe_cache, account=self.label)
         self._avatar: tuple[bytes, str] | None = None
 
     def _settings(self) -> Settings:
@@ -124,25 +135,49 @@ class Account:
     def login_url(self, *, state: str, code_challenge: str) -> str:
         return self.client.authorize_url(state=state, code_challenge=code_challenge)
 
-    def finish_login(self, *, code: str, code_verifier: str, scopes: str | None) -> None:
+    def finish_login(self, *, code: str, code_verifier: str, scopes: str | None,
+                     taken_by: Callable[[str], str | None] = lambda _open_id: None) -> None:
+        """Exchange the code. `taken_by(open_id)`: the other account this TikTok user is logged
+        in as, if any; then the login is refused and this slot stays logged out."""
         try:
             acc = self.client.exchange_code(code, code_verifier=code_verifier, granted_scopes=scopes)
         except TikTokError as exc:
-            raise LoginError(exc.sentence()) from None
-        log.info("logged in to TikTok as %s", acc.nickname)
+            sentence = exc.sentence()
+            log.warning("login%s failed: %s", self._for(), sentence)
+            raise LoginError(sentence) from None
+        other = taken_by(acc.open_id)
+        if other is not None:
+            # Forgotten, not revoked: TikTok's revoke ends every grant of the user, which would log
+            # the other account out too. The unused token expires on its own.
+            self.client._forget()
+            handle = f"@{self.client.creator_username or acc.username}" if (
+                self.client.creator_username or acc.username) else acc.nickname or "this account"
+            sentence = (f"This TikTok account ({handle}) is already logged in as {other}; log it out there first, "
+                        "or choose another TikTok account.")
+            log.warning("login%s refused: %s", self._for(), sentence)
+            raise LoginError(sentence)
+        log.info("logged in to TikTok%s as %s", self._for(), acc.nickname)
         notifier = self.notifier()
         if notifier is not None:
-            notifier.reset_episode("needs_login")
+            notifier.reset_episode("needs_login", **self.feedback.named())
         try:
             self._avatar = self.client.fetch_avatar()
         except TikTokError:
             self._avatar = None
         self.wake()
 
+    def _for(self) -> str:
+        return f" for account {self.label}" if self.label else ""
+
+    @property
+    def open_id(self) -> str | None:
+        acc = self.client.account
+        return acc.open_id if acc is not None and self.client.logged_in else None
+
     def logout(self) -> None:
         self.client.logout()
         self._avatar = None
-        log.info("logged out of TikTok; the token was revoked and forgotten")
+        log.info("logged out of TikTok%s; the token was revoked and forgotten", self._for())
 
     def avatar(self) -> tuple[bytes, str] | None:
         return self._avatar

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from .limits import Limits
 from .schedule import cron_slots, parse_cron
+from .clock import utc
 
 __all__ = ["Item", "Slot", "QueueDay", "Day", "build", "DENSE", "DAYS", "SHOWN_AT"]
 
@@ -73,7 +74,6 @@ class Day:
 
 
 def _midnight(d: date, tz: ZoneInfo) -> datetime:
-    from .clock import utc
     return utc(datetime.combine(d, time(0), tzinfo=tz))
 
 

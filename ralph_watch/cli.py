@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-c", "--config", type=Path, default=Path("config.yaml"),
                    help="the running service's config file (default: ./config.yaml)")
     s.add_argument("--json", action="store_true", help="print the /api/tasks array")
+    s.add_argument("--account", metavar="NAME", help="only this account's tasks (the table has an ACCOUNT column "
+                                                     "when there are several)")
     s.add_argument("--wide", action="store_true",
                    help="one line per task with its ID and the whole title and error (default: wrap the error)")
     s.set_defaults(func=cmd_status)

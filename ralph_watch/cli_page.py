@@ -22,37 +22,42 @@ def cmd_status(args: argparse.Namespace) -> int:
     if password:
         auth = ("ralph-watch", password)
     try:
-        r = httpx.get(f"{base}/api/tasks", auth=auth, timeout=5, headers={"Host": host})
+        params = {"account": args.account} if getattr(args, "account", None) else {}
+        r = httpx.get(f"{base}/api/tasks", auth=auth, timeout=5, headers={"Host": host}, params=params)
     except httpx.HTTPError as exc:
         print(f"ralph-watch status: the service at {base} is not reachable ({exc.__class__.__name__}); "
               "is it running?", file=sys.stderr)
         return 1
     if r.status_code != 200:
         print(f"ralph-watch status: {base}/api/tasks answered {r.status_code}"
-              + (" (set RALPH_WATCH_PASSWORD)" if r.status_code in (401, 403) else ""), file=sys.stderr)
+              + (" (set RALPH_WATCH_PASSWORD)" if r.status_code in (401, 403) else "")
+              + (f" (the accounts are {', '.join(a.name for a in config.accounts)})" if r.status_code == 404 else ""),
+              file=sys.stderr)
         return 1
     tasks = r.json()
     if args.json:
         print(json.dumps(tasks, ensure_ascii=False, indent=1))
         return 0
-    for line in status_table(tasks, tz=config.tz, wide=args.wide, width=shutil.get_terminal_size((120, 24)).columns):
+    for line in status_table(tasks, tz=config.tz, wide=args.wide, width=shutil.get_terminal_size((120, 24)).columns,
+                             accounts=len(config.accounts) > 1):
         print(line)
     return 0
 
 
-def status_table(tasks: list[dict[str, Any]], *, tz: Any, wide: bool, width: int) -> list[str]:
+def status_table(tasks: list[dict[str, Any]], *, tz: Any, wide: bool, width: int, accounts: bool = False) -> list[str]:
     """The table `status` prints. Due times name their zone; error sentences are never cut: --wide
-    keeps each on its line, otherwise they wrap under the ERROR column."""
+    keeps each on its line, otherwise they wrap under the ERROR column. `accounts`: an ACCOUNT
+    column (with several accounts; one account's table stays as it was)."""
     import textwrap
     from datetime import datetime
     zone = getattr(tz, "key", str(tz))
-    head = ("ID",) if wide else ()
+    head = (("ID",) if wide else ()) + (("ACCOUNT",) if accounts else ())
     rows = [head + ("STATE", "DUE", "VIDEO", "TITLE", "ERROR")]
     for t in tasks:
         due = (datetime.fromisoformat(t["due"]).astimezone(tz).strftime("%Y-%m-%d %H:%M") + f" {zone}"
                if t["due"] else "-")
         title = t["title"] or ""
-        rows.append(((str(t["id"]),) if wide else ()) + (
+        rows.append(((str(t["id"]),) if wide else ()) + ((str(t.get("account", "default")),) if accounts else ()) + (
             t["state"], due, t["video"] or t["sidecar"] or "-", title if wide else _cut(title, 30),
             (t["error"] or "").replace("\n", " ")))
     n = len(rows[0]) - 1

@@ -31,9 +31,9 @@ class Notify(Protocol):
     """The part of `notify.Notifier` the service uses."""
 
     def send(self, event: str, *, video: str, state: str, message: str, title: str | None = None,
-             task_id: str | None = None) -> Any: ...
+             task_id: str | None = None, account: str | None = None) -> Any: ...
 
-    def reset_episode(self, event: str) -> None: ...
+    def reset_episode(self, event: str, *, account: str | None = None) -> None: ...
 
     def start(self) -> None: ...
 
@@ -48,8 +48,9 @@ class Slots(Protocol):
 
 class Feedback:
     def __init__(self, *, inbox: Path, clock: Clock, slots: Slots, notifier: Callable[[], Notify | None],
-                 end_claim: Callable[[Task], None], probe_cache: dict[Any, Any]) -> None:
+                 end_claim: Callable[[Task], None], probe_cache: dict[Any, Any], account: str | None = None) -> None:
         self.inbox = inbox
+        self.account = account          # named in log lines and notifications (None: the only account)
         self.clock = clock
         self.slots = slots
         self.notifier = notifier        # read at each transition: SIGHUP may replace it
@@ -64,16 +65,21 @@ class Feedback:
             self.forget_media(task.id)  # its thumbnail leaves memory with it
         err = f": {task.error}" if task.error else ""
         level = logging.WARNING if task.state in (S.INVALID, S.MISSED, S.FAILED) else logging.INFO
-        log.log(level, "task %s %s: %s -> %s%s", task.id, shown_name(task.video or task.sidecar or task.key),
+        log.log(level, "task %s %s%s: %s -> %s%s", task.id, f"{self.account}:" if self.account else "",
+                shown_name(task.video or task.sidecar or task.key),
                 old.value if old else "new", task.state.value, err.replace("\n", " / "))
         self._error_file(task, old)
         event = NOTIFY_STATES.get(task.state)
         notifier = self.notifier()
         if event and notifier is not None and old is not task.state:
             notifier.send(event, video=task.video or task.key, state=task.state.value,
-                          message=task.error or "", title=task.title, task_id=task.id)
+                          message=task.error or "", title=task.title, task_id=task.id, **self.named())
         if old is not None and task.state is not S.PUBLISHED:
             self.end_claim(task)  # last: copies checked again come after this transition
+
+    def named(self) -> dict[str, str]:
+        """The account keyword, only with several accounts: notifiers written for one need none."""
+        return {"account": self.account} if self.account else {}
 
     def _error_file(self, task: Task, old: State | None) -> None:
         try:

@@ -14,6 +14,8 @@ import stat
 from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
+from .sidecar_edit import EditRefused, new_text
+from .strictyaml import SIDECAR_MAX_BYTES
 
 __all__ = ["UnsafePath", "open_dir", "open_regular", "replace_file", "read_limited", "edit_sidecar_file"]
 
@@ -122,8 +124,6 @@ def edit_sidecar_file(inbox: Path, rel: str, form: Mapping[str, str], *, tz: Zon
     """Apply the page's edit form to the sidecar inbox/rel (written anew when there is none).
     The new text must pass the strict loader and parse_sidecar before it replaces the old;
     raises sidecar_edit.EditRefused otherwise (nothing written). Returns whether it changed."""
-    from .sidecar_edit import EditRefused, new_text
-    from .strictyaml import SIDECAR_MAX_BYTES
 
     try:
         data = read_limited(inbox, rel, SIDECAR_MAX_BYTES)

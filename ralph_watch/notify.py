@@ -118,7 +118,7 @@ class Notifier:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._episodes: set[str] = set()
+        self._episodes: set[tuple[str, str | None]] = set()   # (event, account)
         self._secrets: set[str] = set()
         self._status: dict[str, Any] = {"sent": 0, "failed": 0, "dropped": 0, "last_error": None, "last_error_at": None}
         self._targets: list[tuple[str, Any]] = self._build_targets() if self._urls else []
@@ -194,24 +194,27 @@ class Notifier:
         message: str,
         title: str | None = None,
         task_id: str | None = None,
+        account: str | None = None,
     ) -> None:
-        """Queue a notification about `video`; never blocks, never raises."""
+        """Queue a notification about `video` (of `account`, named when given); never blocks, never raises."""
         try:
-            self._enqueue(event, video=video, state=state, message=message, title=title, task_id=task_id)
+            self._enqueue(event, video=video, state=state, message=message, title=title, task_id=task_id,
+                          account=account)
         except Exception:  # a notification must never break the caller's work
             log.exception("could not queue the %s notification for %s", event, video)
 
-    def reset_episode(self, event: str) -> None:
-        """Open a new episode for `event` (after a login for needs_login, a remount for mount_lost)."""
+    def reset_episode(self, event: str, *, account: str | None = None) -> None:
+        """Open a new episode for `event` (after a login for needs_login, a remount for mount_lost);
+        episodes are per account: one account's login does not end another's."""
         with self._cond:
-            self._episodes.discard(event)
+            self._episodes.discard((event, account))
 
     def status(self) -> dict[str, Any]:
         with self._cond:
             return dict(self._status, queued=len(self._queue))
 
     def _enqueue(self, event: str, *, video: str, state: str, message: str,
-                 title: str | None, task_id: str | None) -> None:
+                 title: str | None, task_id: str | None, account: str | None = None) -> None:
         if event not in EVENTS:
             log.error("notification event %r is unknown (known: %s); not sent", event, ", ".join(EVENTS))
             return
@@ -219,10 +222,11 @@ class Notifier:
             return
         with self._cond:
             if event in ONCE_PER_EPISODE:
-                if event in self._episodes:
+                if (event, account) in self._episodes:
                     return
-                self._episodes.add(event)
-            msg = self._compose(event, video=video, state=state, message=message, title=title, task_id=task_id)
+                self._episodes.add((event, account))
+            msg = self._compose(event, video=video, state=state, message=message, title=title, task_id=task_id,
+                                account=account)
             if len(self._queue) >= self._queue_size:
                 dropped = self._queue.popleft()
                 self._status["dropped"] += 1
@@ -232,7 +236,9 @@ class Notifier:
             self._cond.notify()
 
     def _compose(self, event: str, *, video: str, state: str, message: str,
-                 title: str | None, task_id: str | None) -> _Message:
+                 title: str | None, task_id: str | None, account: str | None = None) -> _Message:
+        if account:
+            video = f"{account}: {video}" if video else account
         what = f"{video}: {state}" if video else state
         line = f"{what}. {message.strip() or DEFAULT_FIX[event]}".strip()
         lines = [line]

@@ -24,6 +24,7 @@ from .record import PublishRecord, RecordStore, file_identity
 from .scheduler import Planner
 from .tasks import State, Task, TaskBoard
 from .validate import validate_pair
+from .constants import PRIVACY_LABELS
 
 __all__ = ["PairSync", "Settings"]
 
@@ -230,7 +231,6 @@ class PairSync:
     def _note_late_edit(self, task: Task, sidecar: str) -> None:
         """A sidecar edited after TikTok got the post's details: say that the edit was not applied
         and what the post goes out with (nothing is silently dropped)."""
-        from .web.views import PRIVACY_LABELS  # lazily: the web package loads bottle
         sc = task.sidecar_data
         what = [f"title {task.title!r}" if task.title else "no title"]
         if task.mode == "draft":

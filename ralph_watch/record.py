@@ -177,10 +177,11 @@ def _write_durably(final: Path, tmp: Path, data: bytes, *, what: str) -> None:
 
 
 class RecordStore:
-    """Publish records as one small JSON file each under `state_dir/records/`."""
+    """Publish records as one small JSON file each under `state_dir/records/`, or under
+    `folder` (an account's own, see record_layout)."""
 
-    def __init__(self, state_dir: Path) -> None:
-        self.dir = Path(state_dir) / "records"
+    def __init__(self, state_dir: Path, *, folder: Path | None = None) -> None:
+        self.dir = folder if folder is not None else Path(state_dir) / "records"
 
     def _path(self, pair: str) -> Path:
         return self.dir / (hashlib.sha256(pair.encode("utf-8", "surrogateescape")).hexdigest()[:32] + ".json")
@@ -311,8 +312,8 @@ class PublishedFile:
 
     NAME = "published.json"
 
-    def __init__(self, state_dir: Path) -> None:
-        self.path = Path(state_dir) / self.NAME
+    def __init__(self, state_dir: Path, *, path: Path | None = None) -> None:
+        self.path = path if path is not None else Path(state_dir) / self.NAME
 
     def load(self) -> list[Remembered]:
         try:

@@ -20,6 +20,8 @@ from .errors import SidecarError, SidecarProblem
 from .constants import MAX_TITLE_UTF16, PRIVACY_NAMES
 from .strictyaml import SIDECAR_MAX_BYTES, load_strict
 from .tiktok.protocol import utf16_len
+from .cron import parse_cron
+from .schedule import parse_at
 
 __all__ = [
     "Sidecar",
@@ -170,7 +172,6 @@ def _check_at(value: Any, tz: ZoneInfo) -> tuple[Any, str | None]:
             f"{_show(value)} is only a time of day; give the date too, in quotes, like {example} "
             "(unquoted, YAML 1.1 tools read 18:00 as the number 1080)"
         )
-    from .schedule import parse_at  # imported late: schedule is a sibling module, not a layer below
 
     try:
         return (parse_at(value, tz), value), None
@@ -181,7 +182,6 @@ def _check_at(value: Any, tz: ZoneInfo) -> tuple[Any, str | None]:
 def _check_cron(value: Any) -> tuple[Any, str | None]:
     if not isinstance(value, str):
         return None, f'{_show(value)} is not a cron line; write it in quotes, like cron: "0 18 * * FRI"'
-    from .schedule import parse_cron
 
     try:
         return (parse_cron(value).key, value), None

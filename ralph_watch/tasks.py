@@ -22,7 +22,10 @@ if TYPE_CHECKING:  # annotations only: tasks stays free of the modules that read
 
 from .errors import TransitionError
 
-__all__ = ["State", "Task", "TaskBoard", "ALLOWED", "ACTIVE", "EDITABLE", "finished"]
+__all__ = ["State", "Task", "TaskBoard", "AccountBoard", "ALLOWED", "ACTIVE", "EDITABLE", "finished", "DEFAULT_ACCOUNT"]
+
+# The one account of a config without `accounts:` (config_model.DEFAULT_ACCOUNT says the same).
+DEFAULT_ACCOUNT = "default"
 
 
 class State(str, enum.Enum):
@@ -68,7 +71,7 @@ EDITABLE = frozenset(PRE)                                    # a sidecar edit re
 class Task:
     id: str
     key: str                              # the pair: path relative to the inbox without extension
-    account: str = "default"              # the account's name (issue 15); `default` with one inbox
+    account: str = DEFAULT_ACCOUNT        # the account whose inbox holds the pair (keys repeat across accounts)
     video: str | None = None              # relative paths (None when absent)
     sidecar: str | None = None
     state: State = State.WAITING
@@ -119,13 +122,16 @@ class Task:
 
 
 class TaskBoard:
-    """All tasks, guarded by one lock. Readers get copies; writers go through methods."""
+    """All tasks of every account, guarded by one lock. Readers get copies; writers go through
+    methods. A pair key is unique per account (two inboxes may both hold `clip`): `by_key` and
+    `create` take the account, the first account's (`default_account`) when none is given."""
 
     def __init__(self, *, now: Callable[[], datetime], on_transition: Callable[[Task, State, str], None] | None = None,
-                 on_detach: Callable[[Task], None] | None = None) -> None:
+                 on_detach: Callable[[Task], None] | None = None, default_account: str = DEFAULT_ACCOUNT) -> None:
         self._now = now
+        self.default_account = default_account
         self._tasks: dict[str, Task] = {}
-        self._by_key: dict[str, str] = {}
+        self._by_key: dict[tuple[str, str], str] = {}
         self._ids = itertools.count(1)
         self._cond = threading.Condition()
         self.version = 0
@@ -138,9 +144,13 @@ class TaskBoard:
             t = self._tasks.get(task_id)
             return dataclasses.replace(t) if t else None
 
-    def by_key(self, key: str) -> Task | None:
+    def for_account(self, account: str) -> "AccountBoard":
+        """The view one account's parts work with: its keys and only its tasks."""
+        return AccountBoard(self, account)
+
+    def by_key(self, key: str, *, account: str | None = None) -> Task | None:
         with self._cond:
-            tid = self._by_key.get(key)
+            tid = self._by_key.get((account or self.default_account, key))
             t = self._tasks.get(tid) if tid else None
             return dataclasses.replace(t) if t else None
 
@@ -153,19 +163,23 @@ class TaskBoard:
             return [dataclasses.replace(t) for t in self._tasks.values() if pred(t)]
 
     def listing(self, *, state: str | None = None, limit: int | None = None, offset: int = 0,
-                first: frozenset[State] = frozenset()) -> list[Task]:
+                first: frozenset[State] = frozenset(), account: str | None = None) -> list[Task]:
         """Tasks in the contract's order: due ascending (null last), then path; tasks in the
-        `first` states (the page's "needs a person") before all others, each group in that order."""
+        `first` states (the page's "needs a person") before all others, each group in that order.
+        `account`: that account's tasks only."""
         with self._cond:
-            items = [t for t in self._tasks.values() if state is None or t.state.value == state]
+            items = [t for t in self._tasks.values() if (state is None or t.state.value == state)
+                     and (account is None or t.account == account)]
             items.sort(key=(lambda t: (t.state not in first, *_order(t))) if first else _order)
             items = items[offset: offset + limit if limit is not None else None]
             return [dataclasses.replace(t) for t in items]
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, *, account: str | None = None) -> dict[str, int]:
         with self._cond:
             out: dict[str, int] = {}
             for t in self._tasks.values():
+                if account is not None and t.account != account:
+                    continue
                 out[t.state.value] = out.get(t.state.value, 0) + 1
             return out
 
@@ -181,16 +195,18 @@ class TaskBoard:
             return True
 
     # -- writing -------------------------------------------------------------------------
-    def create(self, key: str, *, state: State = State.WAITING, note: str = "", **values: Any) -> Task:
+    def create(self, key: str, *, state: State = State.WAITING, note: str = "", account: str | None = None,
+               **values: Any) -> Task:
+        account = account or self.default_account
         with self._cond:
-            if key in self._by_key:
+            if (account, key) in self._by_key:
                 raise TransitionError(f"a task for {key} exists already")
             if state is State.PUBLISHED:
                 values.setdefault("published_at", self._now())
-            t = Task(id=str(next(self._ids)), key=key, state=state, **values)
+            t = Task(id=str(next(self._ids)), key=key, account=account, state=state, **values)
             t.history.append((self._now(), state.value, note))
             self._tasks[t.id] = t
-            self._by_key[key] = t.id
+            self._by_key[(account, key)] = t.id
             self._bump()
             copy = dataclasses.replace(t)
         self._notify(copy, None, note)
@@ -235,7 +251,7 @@ class TaskBoard:
             t.history.append((self._now(), to.value, note))
             if len(t.history) > 200:
                 del t.history[:50]
-            if self._by_key.get(t.key) != t.id:
+            if self._by_key.get((t.account, t.key)) != t.id:
                 t.history = t.history[-1:]  # finished, its pair gone (see `finished`): the latest is enough
             self._bump()
             copy = dataclasses.replace(t)
@@ -246,8 +262,8 @@ class TaskBoard:
     def remove(self, task_id: str) -> None:
         with self._cond:
             t = self._tasks.pop(task_id, None)
-            if t is not None and self._by_key.get(t.key) == task_id:
-                del self._by_key[t.key]
+            if t is not None and self._by_key.get((t.account, t.key)) == task_id:
+                del self._by_key[(t.account, t.key)]
             self._bump()
 
     def detach_key(self, task_id: str) -> None:
@@ -258,8 +274,8 @@ class TaskBoard:
         before = None
         with self._cond:
             t = self._tasks.get(task_id)
-            if t is not None and self._by_key.get(t.key) == task_id:
-                del self._by_key[t.key]
+            if t is not None and self._by_key.get((t.account, t.key)) == task_id:
+                del self._by_key[(t.account, t.key)]
             if t is not None:
                 before = dataclasses.replace(t)
                 finished(t)
@@ -274,6 +290,61 @@ class TaskBoard:
     def _notify(self, task: Task, old: State | None, note: str) -> None:
         if self._on_transition is not None:
             self._on_transition(task, old, note)  # type: ignore[arg-type]
+
+
+class AccountBoard(TaskBoard):
+    """One account's view of the shared board: `by_key` and `create` in its key space, the
+    readers filtered to its tasks; the writers by task id go straight to the board (ids are
+    unique across accounts). Its parts (planner, scheduler, publisher, ...) see only their own."""
+
+    def __init__(self, shared: TaskBoard, account: str) -> None:  # no super().__init__: it holds no tasks
+        self.shared = shared
+        self.account = account
+        self.default_account = account
+
+    @property
+    def version(self) -> int:  # type: ignore[override]  # read-only here: the shared board counts changes
+        return self.shared.version
+
+    def get(self, task_id: str) -> Task | None:
+        return self.shared.get(task_id)
+
+    def by_key(self, key: str, *, account: str | None = None) -> Task | None:
+        return self.shared.by_key(key, account=account or self.account)
+
+    def all(self) -> list[Task]:
+        return self.shared.select(lambda t: t.account == self.account)
+
+    def select(self, pred: Callable[[Task], bool]) -> list[Task]:
+        return self.shared.select(lambda t: t.account == self.account and pred(t))
+
+    def listing(self, *, state: str | None = None, limit: int | None = None, offset: int = 0,
+                first: frozenset[State] = frozenset(), account: str | None = None) -> list[Task]:
+        return self.shared.listing(state=state, limit=limit, offset=offset, first=first,
+                                   account=account or self.account)
+
+    def counts(self, *, account: str | None = None) -> dict[str, int]:
+        return self.shared.counts(account=account or self.account)
+
+    def wait_for(self, pred: Callable[["TaskBoard"], bool], timeout: float) -> bool:
+        return self.shared.wait_for(lambda _board: pred(self), timeout)
+
+    def create(self, key: str, *, state: State = State.WAITING, note: str = "", account: str | None = None,
+               **values: Any) -> Task:
+        return self.shared.create(key, state=state, note=note, account=account or self.account, **values)
+
+    def update(self, task_id: str, **values: Any) -> Task | None:
+        return self.shared.update(task_id, **values)
+
+    def transition(self, task_id: str, to: State, *, expect: Iterable[State] | None = None,
+                   note: str = "", **values: Any) -> Task | None:
+        return self.shared.transition(task_id, to, expect=expect, note=note, **values)
+
+    def remove(self, task_id: str) -> None:
+        self.shared.remove(task_id)
+
+    def detach_key(self, task_id: str) -> None:
+        self.shared.detach_key(task_id)
 
 
 def finished(t: Task) -> None:

@@ -18,6 +18,8 @@ from .pairfiles import NotRegularFile, open_in_inbox, open_regular
 from .record import Identity, identity_of_fd
 from .schedule import at_verdict  # re-exported: `check` and the service ask the same question
 from .strictyaml import SIDECAR_MAX_BYTES
+from .probe import check_size, check_video, probe_video
+from .sidecar import parse_sidecar
 
 __all__ = ["Validated", "validate_pair", "read_sidecar_bytes", "SIDECAR_MAX_BYTES", "cover_problem", "at_verdict"]
 
@@ -63,8 +65,6 @@ def validate_pair(inbox: Path, *, video: str, sidecar: str, tz: ZoneInfo, defaul
 
     Both files are opened by descriptor from the inbox down (no symlink followed, nothing but
     regular files opened); names in the problems are shown escaped (inbox.shown_name)."""
-    from .probe import check_size, check_video, probe_video
-    from .sidecar import parse_sidecar
 
     problems: list[SidecarProblem] = []
     parsed = None

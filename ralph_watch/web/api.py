@@ -12,7 +12,7 @@ from . import views
 from .account_views import accounts_json, names_sentence, usernames
 from .backend import ActionError
 from .base import ACTIONS, GZIP_MIN, STATES, TASK_ID, AppBase, Reply, json_body, wants_json
-from .pages import keep_newest, listing
+from .pages import keep_newest
 
 __all__ = ["ApiMixin"]
 
@@ -75,7 +75,7 @@ class ApiMixin(AppBase):
             cached = self._api_cache.get(key)
         if cached is None:
             first = views.ATTENTION if order == "attention" else frozenset()
-            tasks = listing(board, state=state, account=name, limit=limit, offset=offset, first=first)
+            tasks = board.listing(state=state, account=name, limit=limit, offset=offset, first=first)
             body = json.dumps([views.task_json(t, username=handles.get(t.account, first_handle)) for t in tasks],
                               ensure_ascii=False).encode("utf-8", "ralph-watch-json")
             # 10,000 tasks are ~3 MB of JSON: compressed once per board version, sent ~15x smaller.

@@ -19,19 +19,20 @@ class WebBackend(Protocol):
     paused: bool
 
     def accounts(self) -> list[dict[str, Any]]:
-        """One dict per configured account, in config order: {"name", "logged_in", "nickname", "inbox",
-        "username", "avatar": bool, "needs_login": int, "quota": {"posts", "posts_cap", "drafts", "drafts_cap"}}."""
+        """One dict per configured account in config order: {"name", "logged_in", "nickname",
+        "inbox" (the folder as configured), "username", "avatar": bool, "needs_login": int (tasks
+        waiting for this account's login), "quota": {"posts", "posts_cap", "drafts", "drafts_cap"}}."""
 
     def account(self, *, account: str | None = None) -> dict[str, Any] | None:
         """{"nickname", "avatar": bool, "access_expires_at", "refresh_expires_at", "scopes"} or None.
-        `account` None: the only account, or the first one (as for every `account` parameter here)."""
+        `account` None: the only account, or the first one (so for every `account` below)."""
 
     def login_url(self, *, state: str, code_challenge: str, account: str | None = None) -> str:
-        """TikTok's authorize URL for this state and PKCE challenge; raises LoginError for an unknown account."""
+        """TikTok's authorize URL for this state and PKCE challenge; LoginError for an unknown account."""
 
     def finish_login(self, *, code: str, code_verifier: str, scopes: str | None, account: str | None = None) -> None:
-        """Exchange the code; raises LoginError(sentence), also when that TikTok user is logged in
-        under another account name (nothing changes then)."""
+        """Exchange the code; raises LoginError(sentence), also when this TikTok user is logged
+        in under another account name (then nothing changes)."""
 
     def logout(self, *, account: str | None = None) -> None:
         """Revoke (best effort) and forget that account's tokens."""

@@ -8,6 +8,9 @@ from bottle import request  # type: ignore[import-untyped]  # bottle ships no ty
 from ..tasks import EDITABLE
 from .backend import ActionError
 from .base import AppBase, Reply, json_body, wants_json
+from ..constants import PRIVACY_CHOICES
+from ..sidecar import MODES, PROMOTIONS
+from ..sidecar_edit import FORM_KEYS, EditRefused, form_values
 
 __all__ = ["EditMixin"]
 
@@ -15,8 +18,6 @@ __all__ = ["EditMixin"]
 class EditMixin(AppBase):
     def _edit_page(self, task: Any, values: dict[str, Any], problems: list[str], *, rel: str, exists: bool,
                    status: int = 200, heading: str = "Not saved; nothing was changed:") -> str:
-        from ..constants import PRIVACY_CHOICES
-        from ..sidecar import MODES, PROMOTIONS
         return self._page("edit", status=status, title=f"Edit {task.video or task.key}", task=task, values=values,
                           problems=problems, heading=heading, rel=rel, exists=exists, privacies=PRIVACY_CHOICES,
                           promotions=PROMOTIONS, modes=MODES, tz_name=getattr(self.tz, "key", str(self.tz)))
@@ -30,7 +31,6 @@ class EditMixin(AppBase):
         return task
 
     def edit_form(self, task_id: str) -> str:
-        from ..sidecar_edit import form_values
         task = self._editable(task_id)
         self._session(create=True)
         try:
@@ -43,7 +43,6 @@ class EditMixin(AppBase):
                                        "defaults:" if problems else "")
 
     def edit(self, task_id: str) -> str | bytes:
-        from ..sidecar_edit import FORM_KEYS, EditRefused
         task = self._editable(task_id)
         form = {k: (request.forms.getunicode(k) or "") for k in FORM_KEYS}
         name = task.video or task.key

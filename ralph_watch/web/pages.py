@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,9 @@ from urllib.parse import urlsplit
 import bottle  # type: ignore[import-untyped]  # bottle ships no type information
 from bottle import request, response
 
-from ..tasks import State, Task, TaskBoard
+from .. import calendar_view
+from ..calendar_view import DAYS, Item
+from ..tasks import State
 from . import views
 from .account_views import accounts_view, href, names_sentence, usernames
 from .base import API_CACHE_SIZE, STATES, STATIC_DIR, AppBase, Reply, log, render
@@ -83,11 +86,11 @@ class PagesMixin(AppBase):
         with self._api_lock:
             model = self._page_cache.get(key)
         if model is None:
-            counts = board.counts() if account is None else _counts(board, account)
+            counts = board.counts(account=account)
             total = counts.get(state, 0) if state else sum(counts.values())
-            tasks = listing(board, state=state, account=account, limit=views.PAGE_SIZE,
-                            offset=(page - 1) * views.PAGE_SIZE,
-                            first=views.ATTENTION if order == "attention" else frozenset())
+            tasks = board.listing(state=state, account=account, limit=views.PAGE_SIZE,
+                                  offset=(page - 1) * views.PAGE_SIZE,
+                                  first=views.ATTENTION if order == "attention" else frozenset())
             handles = handles or {}
             rows = [views.task_row(t, now=now, tz=self.tz, username=handles.get(t.account, username)) for t in tasks]
             ok, health = self._safe(self.backend.health, (False, {"reason": "the service did not report its health"}))
@@ -148,7 +151,6 @@ class PagesMixin(AppBase):
         raise Reply(204, "")  # no icon; answering keeps browsers' 404s out of the log
 
     def calendar(self) -> str:
-        from .. import calendar_view
         now = self.clock.now()
         board = self.backend.board
         key = (board.version, int(now.timestamp()) // 60)
@@ -166,9 +168,6 @@ class PagesMixin(AppBase):
 
 
 def _calendar_items(board: Any, now: Any) -> list[Any]:
-    from datetime import timedelta
-
-    from ..calendar_view import DAYS, Item
     horizon = now + timedelta(days=DAYS + 1)
     pending = (State.SCHEDULED, State.NEEDS_LOGIN, State.UPLOADING, State.PROCESSING)
     tasks = board.select(lambda t: t.state in pending and t.due is not None and t.due < horizon)
@@ -179,29 +178,12 @@ def _calendar_items(board: Any, now: Any) -> list[Any]:
 
 def _posted(board: Any, now: Any) -> list[Any]:
     """When direct posts went out within the last day (from the tasks' history)."""
-    from datetime import timedelta
     since = now - timedelta(days=2)
     out = []
     for t in board.select(lambda t: t.state is State.PUBLISHED and t.mode != "draft"):
         when = next((w for w, st, _ in reversed(t.history) if st == "published"), None)
         if when is not None and when > since:
             out.append(when)
-    return out
-
-
-def listing(board: TaskBoard, *, state: str | None, account: str | None, limit: int | None, offset: int,
-            first: frozenset[State]) -> list[Task]:
-    """The board's listing, of one account's tasks when `account` is given (the board's order)."""
-    if account is None:
-        return board.listing(state=state, limit=limit, offset=offset, first=first)
-    mine = [t for t in board.listing(state=state, first=first) if t.account == account]
-    return mine[offset: offset + limit if limit is not None else None]
-
-
-def _counts(board: TaskBoard, account: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for t in board.select(lambda t: t.account == account):
-        out[t.state.value] = out.get(t.state.value, 0) + 1
     return out
 
 

@@ -27,12 +27,14 @@ def inits(emulator: Any) -> int:
 
 
 def records(state_dir: Path) -> list[dict]:
-    """The publish records the service wrote (state_dir/records/*.json)."""
+    """The publish records the service wrote (state_dir/records/<account folder>/*.json)."""
     folder = Path(state_dir) / "records"
     if not folder.is_dir():
         return []
     out = []
-    for p in sorted(folder.glob("*.json")):
+    for p in sorted(folder.glob("*/*.json")):
+        if p.name == "published.json":
+            continue
         try:
             out.append(json.loads(p.read_bytes()))
         except (OSError, ValueError):

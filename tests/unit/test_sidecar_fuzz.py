@@ -12,8 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from ralph_watch.errors import SidecarError
@@ -90,44 +89,6 @@ def sidecars(draw: st.DrawFn) -> dict[str, Any]:
     for key in keys:
         doc[key] = draw(VALUES.get(key, _other))
     return doc
-
-
-def render(doc: dict[str, Any], style: str) -> bytes:
-    """YAML bytes: safe_dump (quoted where YAML needs it), or plain `key: value` lines as people type."""
-    if style == "dump":
-        return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False).encode("utf-8")
-    lines = []
-    for key, value in doc.items():
-        text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-        if style == "quoted" and isinstance(value, str):
-            text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        lines.append(f"{key}: {text}")
-    return ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
-
-
-def check(data: bytes, zone: str, defaults: dict[str, Any]) -> None:
-    try:
-        parse_sidecar(data, path="gen.yaml", tz=ZoneInfo(zone), defaults=defaults)
-    except SidecarError as exc:
-        assert exc.problems
-        for p in exc.problems:
-            assert p.path == "gen.yaml" and p.message, p
-            if p.key in ("at", "cron") and not p.message.startswith("at and cron"):
-                assert p.line is not None, f"{p} names no line"
-
-
-class TestWholeSidecars:
-    @SETTINGS
-    @given(doc=sidecars(), style=st.sampled_from(["dump", "plain", "quoted"]), zone=st.sampled_from(ZONES),
-           defaults=st.sampled_from([{}, {"privacy": "private"}, {"privacy": "nope", "mode": 1}]))
-    @example(doc={"privacy": "private", "at": "0001-01-01 00:00"}, style="quoted", zone="Europe/Berlin", defaults={})
-    @example(doc={"privacy": "private", "at": "9999-12-31 23:59-01:00"}, style="quoted", zone="Europe/Berlin",
-             defaults={})
-    @example(doc={"privacy": "private", "cron": "0 0 */5,8 * 1"}, style="quoted", zone="UTC", defaults={})
-    @example(doc={"privacy": "private", "cron": "0 0 1 * */2,3"}, style="quoted", zone="UTC", defaults={})
-    def test_only_sidecar_error_escapes(self, doc: dict[str, Any], style: str, zone: str,
-                                        defaults: dict[str, Any]) -> None:
-        check(render(doc, style), zone, defaults)
 
 
 class TestReportedCrashes:

@@ -186,23 +186,6 @@ class TestPages:
         w.app = w.client()
         return w
 
-    def test_the_operators_policy_and_terms_replace_the_shipped_ones_public_in_password_mode(self, tmp_path):
-        w = self.own_pages(tmp_path, password="pw")
-        page = w.app.get("/privacy")
-        assert page.text.startswith("<!doctype html><title>Acme privacy</title>") and "Privacy Policy describes" \
-            not in page.text
-        assert "default-src 'self'" in page.headers["Content-Security-Policy"]
-        terms = w.app.get("/terms")
-        assert "<h1>Terms of service</h1>" in terms.text and "<li>be nice</li>" in terms.text
-        assert 'href="/terms"' in w.app.get("/signin").text
-
-    def test_without_web_terms_there_is_no_terms_page_and_no_link(self, tmp_path, world):
-        world.app.get("/terms", status=404)
-        for path in ("/", "/privacy"):
-            assert 'href="/terms"' not in world.app.get(path).text
-        w = self.own_pages(tmp_path, terms=False)
-        w.app.get("/terms", status=404)
-        assert "Acme Ltd privacy" in w.app.get("/privacy").text
 
     def test_it_serves_static_files_and_nothing_outside_their_folder(self, world):
         assert "text/css" in world.app.get("/static/style.css").content_type
@@ -795,22 +778,6 @@ class TestBehindAProxy:
         guesser.get("/api/tasks", headers=basic("a", "guess"), status=429)
         script = via_proxy(proxied, "203.0.113.10")
         assert script.get("/api/tasks", headers=basic("a", "s3cret pässword")).json[0]["video"] == "x.mp4"
-
-
-class TestRealConfig:
-    def test_it_works_with_the_real_config_object(self, tmp_path):
-        from ralph_watch.config import Config, TikTokConfig, WebConfig
-        config = Config(inbox=tmp_path, state_dir=tmp_path, timezone="Europe/Berlin",
-                        web=WebConfig(allowed_hosts=("nas.local",)),
-                        tiktok=TikTokConfig(redirect_uri="http://127.0.0.1:8080/oauth/done"))
-        clock = FakeClock(START)
-        backend = FakeBackend(clock=clock, config=config)
-        backend.board.create("clip", state=State.SCHEDULED, video="clip.mp4", due=START)
-        app = webtest.TestApp(make_app(backend, config, clock=clock), extra_environ={"HTTP_HOST": "nas.local:8080"})
-        assert "2026-12-24 13:00 +01:00" in app.get("/").text
-        loc = app.get("/login").headers["Location"]
-        state = parse_qs(urlsplit(loc).query)["state"][0]
-        assert app.get("/oauth/done", {"code": "c", "state": state}).headers["Location"] == "/"
 
 
 class TestNamesThatAreNotUtf8:

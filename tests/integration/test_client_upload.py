@@ -20,7 +20,7 @@ from ralph_watch.tiktok.client import ChunkBody, TikTokClient
 from ralph_watch.emulator import EmulatorServer, load_profile
 from tests.support.videos import padded_mp4, small_mp4
 from tests.support.wait import wait_until
-from tests.unit.test_client_contract import PUBLIC, login, make_client, post_for, sha
+from tests.integration.test_client_contract import PUBLIC, login, make_client, post_for, sha
 
 MIB = 1 << 20
 SIZE = 69_000_123   # more than one chunk: chunk 1, then the last chunk

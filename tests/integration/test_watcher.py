@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Iterator
@@ -196,14 +197,19 @@ class TestCompleteness:
     def test_it_waits_for_a_slow_writer_to_go_quiet(self, inbox: Path, make_watcher, mode: str) -> None:
         w, rec = make_watcher(inbox, mode=mode, settle=0.6)
         (inbox / "slow.yaml").write_text("title: slow\n")
-        paused = threading.Event()  # never set: wait() paces the writer, it does not synchronise the test
         chunks = 6
         with open(inbox / "slow.mp4", "wb") as f:
             for i in range(chunks):
                 f.write(b"\1" * 1000)
                 f.flush()
-                # the pause is longer than half the settle time, but shorter than settle
-                paused.wait(0.35)
+                wrote, size = time.monotonic(), (i + 1) * 1000
+
+                # The writer pauses longer than half the settle time, but shorter than settle, and
+                # goes on only once the watcher has reported this size (so every step was seen).
+                def seen_and_paused(size: int = size, wrote: float = wrote) -> bool:
+                    s = rec.get("slow")
+                    return bool(s and any(v.size == size for v in s.videos)) and time.monotonic() - wrote >= 0.35
+                wait_until(seen_and_paused, 10, f"slow.mp4 reported at {size} bytes")
         wait_until(lambda: rec.complete("slow", video_size=chunks * 1000), 10, "slow.mp4 stable at full size")
         early = [v for s in rec.all_snaps() for v in s.videos if v.stable and v.size != chunks * 1000]
         assert early == [], f"reported stable while still growing: {early}"

@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from ralph_watch.clock import FakeClock
-from tests.unit.test_client import FakeTikTok, Progress, make_client, raises, sha, small_init
+from tests.integration.test_client import Progress, small_init
+from tests.unit.test_client import FakeTikTok, make_client, raises, sha
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from ralph_watch.emulator import EmulatorServer, Profile
 from ralph_watch.emulator.profile import MAX_CHUNK_SIZE_MIB, load_profile
 from ralph_watch.tiktok.protocol import MIME_TYPES
 from ralph_watch.errors import ConfigError
-from tests.unit.test_emulator import Driver
+from tests.integration.test_emulator import Driver
 
 CREATOR = "/v2/post/publish/creator_info/query/"
 DIRECT = "/v2/post/publish/video/init/"
@@ -370,7 +370,7 @@ class Recorder(httpx.BaseTransport):
 
 @pytest.fixture
 def recorded(tmp_path: Path) -> Iterator[tuple[TikTokClient, Recorder, EmulatorServer]]:
-    from tests.unit.test_client_contract import login, make_client
+    from tests.integration.test_client_contract import login, make_client
     srv = EmulatorServer(Profile(limits=ROOMY, media_checks=False), spool_dir=tmp_path / "spool").start()
     rec = Recorder()
     client = make_client(srv, transport=rec)
