@@ -28,6 +28,7 @@ FULL = [
     ("bench_schedule.py", []),
     ("bench_web.py", []),
     ("bench_clients.py", []),
+    ("bench_accounts.py", []),
 ]
 QUICK = {
     "bench_upload.py": ["--runs", "1"],
@@ -37,6 +38,7 @@ QUICK = {
     "bench_schedule.py": ["--tasks", "60", "--spread", "30"],
     "bench_web.py": ["--seconds", "5"],
     "bench_clients.py": ["--clients", "10"],
+    "bench_accounts.py": ["--accounts", "10", "--pairs", "100", "--rounds", "1"],
 }
 
 
