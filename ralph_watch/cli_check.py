@@ -24,14 +24,17 @@ def load_config_or_default(path: Path | None) -> Config:
     return read_config(path)
 
 
-def judge_for(config: Config, path: Path) -> AccountConfig:
-    """Whose time zone and defaults apply to `path`: the account whose inbox holds it (both
-    resolved, so ./inbox/brand/x.mp4 and an absolute path agree); else the top level's."""
-    inboxes = [(a, a.inbox.resolve()) for a in config.accounts]
-    owner = owning_account(inboxes, path.resolve())
-    if owner is not None:
-        return owner
-    return config.top_level or config.accounts[0]
+class Judges:
+    """Whose time zone and defaults apply to a path: the account whose inbox holds it (both
+    resolved, so ./inbox/brand/x.mp4 and an absolute path agree); else the top level's. The
+    inboxes are resolved once, not once per pair."""
+
+    def __init__(self, config: Config) -> None:
+        self.inboxes = [(a, a.inbox.resolve()) for a in config.accounts]
+        self.fallback = config.top_level or config.accounts[0]
+
+    def of(self, path: Path) -> AccountConfig:
+        return owning_account(self.inboxes, path.resolve()) or self.fallback
 
 
 def owning_account(inboxes: list[tuple[AccountConfig, Path]], path: Path) -> AccountConfig | None:
@@ -46,6 +49,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .inbox import classify, is_ignored
 
     config = _check_config(args.config)
+    judges = Judges(config)
     now = _now()
     warnings: list[SidecarProblem] = []
     targets = args.paths or [a.inbox for a in config.accounts]
@@ -64,7 +68,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             continue
         root, pairs = _collect(target, classify, is_ignored)
         for key, files in sorted(pairs.items()):
-            checked += _check_pair(root, target, key, files, config, now, problems, warnings, crons)
+            judge = judges.of(root / key)
+            checked += _check_pair(root, target, key, files, config, judge, now, problems, warnings, crons)
     for w in warnings:
         where = f"{w.path}:{w.line}" if w.line is not None else w.path
         print(f"{where}: warning: {w.message}", file=sys.stderr if args.json else sys.stdout)
@@ -90,14 +95,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _check_pair(root: Path, target: Path, key: str, files: dict[str, list[str]], config: Config, now: Any,
-                problems: list[SidecarProblem], warnings: list[SidecarProblem],
+def _check_pair(root: Path, target: Path, key: str, files: dict[str, list[str]], config: Config,
+                judge: AccountConfig, now: Any, problems: list[SidecarProblem], warnings: list[SidecarProblem],
                 crons: dict[tuple[str, str, str], list[str]]) -> bool:
     """One pair's verdict into `problems`/`warnings`; True when its video and sidecar were both there.
-    Judged in the time zone and with the defaults of the account whose inbox holds it."""
+    Judged in `judge`'s time zone and with its defaults (the account whose inbox holds it)."""
     from .validate import validate_pair
 
-    judge = judge_for(config, root / key)
     shown = {k: [str(_shown(root, target, r)) for r in v] for k, v in files.items()}
     videos, sidecars = files.get("video", []), files.get("sidecar", [])
     base = _shown(root, target, key)
@@ -262,7 +266,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     text = render_sidecar(_new_values(args))
     target = video.with_name(c[1] + ".yaml")
     config = load_config_or_default(args.config if args.config is not None else _dot_config())
-    judge = judge_for(config, video)   # the account whose inbox holds VIDEO, else the top level
+    judge = Judges(config).of(video)   # the account whose inbox holds VIDEO, else the top level
     try:
         parsed = parse_sidecar(text.encode(), path=str(target), tz=judge.tz, defaults=judge.defaults)
     except SidecarError as exc:
