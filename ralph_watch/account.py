@@ -87,7 +87,7 @@ class Account:
             board=board, records=self.records, client=self.client, clock=clock, inbox=self.inbox, limits=tk.limits,
             stop=stop, hooks=Hooks(revalidate=self.pairs.revalidate, mark_published=self.duplicates.mark_published,
                                    record_failed=self.record_failed, wake=self.wake, claim=self.duplicates.claim),
-            lock=lock, tz=cfg.tz)
+            lock=lock, tz=cfg.tz, uploader=lambda task_id, fn: workers.submit("upload", task_id, fn, done=self.wake))
         self.actions = Actions(inbox=self.inbox, board=board, lock=lock, planner=self.planner, scheduler=self.scheduler,
                                pairs=self.pairs, duplicates=self.duplicates, records=self.records,
                                verdicts=self.publisher, tz=cfg.tz, defaults=lambda: self.config().defaults)

@@ -91,7 +91,7 @@ class Actions:
                 raise ActionError(409, f"Retry is for failed or missed tasks; this one is {t.state.value}.")
             self.records.discard(t.key)
             self.pairs.retry(t.key)
-            if t.identity is not None:
+            if t.identity is not None and t.identity.hashed:   # else pairs.retry hashed it if needed
                 self.duplicates.forget_published(t.identity.content_key)
             self.board.transition(t.id, S.WAITING, progress=None, settle=False, files_kept=False, followup=None,
                                   error="Checking the files again before publishing.", publish_id=None, post_id=None)

@@ -19,7 +19,8 @@ from typing import Iterable
 
 from .tasks import State
 
-__all__ = ["Refusal", "Guard", "keeps_claim", "Remembered", "prune", "split_key", "IN_FLIGHT", "LIVE_OUTCOMES"]
+__all__ = ["Refusal", "Guard", "keeps_claim", "Remembered", "prune", "split_key", "IN_FLIGHT", "LIVE_OUTCOMES",
+           "needs_hash", "may_be_copy"]
 
 # A task in these states has TikTok working on its upload: the post may appear any moment.
 IN_FLIGHT = frozenset({State.UPLOADING, State.PROCESSING, State.IN_INBOX})
@@ -42,6 +43,23 @@ class Guard:
         self._claims: dict[str, str] = {}       # content key -> the pair publishing it now
         self._by_pair: dict[str, str] = {}      # pair -> the content key it claims (one at a time)
         self._published: dict[str, datetime] = {}
+        self._sizes: dict[int, set[str]] = {}   # size -> keys claimed or published: has_size costs nothing
+
+    def has_size(self, size: int) -> bool:
+        """Is any content of this size claimed or published? Only then can a pair be refused, so
+        only then is its content hash read (needs_hash)."""
+        return size in self._sizes
+
+    def _index(self, key: str) -> None:
+        """Keep `_sizes` in step after `key` was claimed, released, published or forgotten."""
+        size, _ = split_key(key)
+        keys = self._sizes.setdefault(size, set())
+        if key in self._claims or key in self._published:
+            keys.add(key)
+        else:
+            keys.discard(key)
+        if not keys:
+            del self._sizes[size]
 
     def is_refused(self, key: str, pair: str) -> Refusal | None:
         """None when `pair` may publish `key`: nobody else claims it and it did not go out."""
@@ -60,8 +78,10 @@ class Guard:
             old = self._by_pair.get(pair)
             if old is not None and old != key:  # the pair's file changed: its old content is free
                 self._claims.pop(old, None)
+                self._index(old)
             self._claims[key] = pair
             self._by_pair[pair] = key
+            self._index(key)
         return refusal
 
     def release(self, pair: str) -> str | None:
@@ -69,6 +89,7 @@ class Guard:
         key = self._by_pair.pop(pair, None)
         if key is not None and self._claims.get(key) == pair:
             del self._claims[key]
+            self._index(key)
             return key
         return None
 
@@ -87,10 +108,13 @@ class Guard:
         seen = self._published.get(key)
         if seen is None or when < seen:
             self._published[key] = when
+        self._index(key)
 
     def forget(self, key: str) -> bool:
         """The user's Retry: publish this content again. A claim by another pair stays."""
-        return self._published.pop(key, None) is not None
+        forgotten = self._published.pop(key, None) is not None
+        self._index(key)
+        return forgotten
 
     def published_items(self) -> list[tuple[str, datetime]]:
         return sorted(self._published.items(), key=lambda kv: (kv[1], kv[0]))
@@ -123,6 +147,23 @@ class Remembered:
     @property
     def key(self) -> str:
         return f"{self.size}:{self.sha256}"
+
+
+def needs_hash(*, hashed: bool, same_size_content: bool) -> bool:
+    """Does checking a pair against the guard need its content hash (2 MiB of reads)?
+
+    Only when content of its size is claimed or published (`Guard.has_size`): with none, no
+    hash can match, so the pair is scheduled on its headers alone and hashed at publish time
+    (the publisher's claim is the guard's last word)."""
+    return same_size_content and not hashed
+
+
+def may_be_copy(size: int, digest: str | None, key: str) -> bool:
+    """After `key` was published or released, is a task whose video has this size and content
+    hash (None: not read) a refused copy to check again? A refused copy was always hashed (its
+    refusal needed the hash), so an unhashed one is not; a size apart rules it out unread."""
+    key_size, key_digest = split_key(key)
+    return size == key_size and digest is not None and digest == key_digest
 
 
 def split_key(key: str) -> tuple[int, str]:

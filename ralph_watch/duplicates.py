@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Callable, ContextManager
 
 from .clock import Clock
-from .dedupe import IN_FLIGHT, Guard, Refusal, Remembered, keeps_claim, prune, split_key
+from .dedupe import IN_FLIGHT, Guard, Refusal, Remembered, keeps_claim, may_be_copy, prune, split_key
 from .errors import RecordError
 from .record import Identity, PublishedFile, PublishRecord, RecordStore, RefusedRecord
 from .tasks import State, Task, TaskBoard
@@ -58,6 +58,11 @@ class Duplicates:
             self._save_remembered()
 
     # -- the reconciler's questions and effects ------------------------------------------------
+    def has_size(self, size: int) -> bool:
+        """Is content of this size claimed or published (only then is a pair's hash needed)?"""
+        with self.lock:
+            return self.guard.has_size(size)
+
     def is_refused(self, content_key: str, pair: str) -> Refusal | None:
         with self.lock:
             return self.guard.is_refused(content_key, pair)
@@ -76,7 +81,7 @@ class Duplicates:
         """A copy of content that went out: its record makes the refusal outlast a restart for
         as long as the pair exists."""
         rec = RefusedRecord(pair=pair, video=video, size=identity.size, mtime_ns=identity.mtime_ns,
-                            head_tail=identity.head_tail, published_at=when.isoformat())
+                            head_tail=identity.digest, published_at=when.isoformat())
         if self.refused.get(pair) == rec:
             return
         try:
@@ -117,7 +122,7 @@ class Duplicates:
                 return None
             t = self.board.by_key(pair)
             video = (t.video if t else None) or pair
-            if refusal.published_at is not None and t is not None and t.identity is not None:
+            if refusal.published_at is not None and t is not None and t.identity is not None and t.identity.hashed:
                 self.keep_refused(pair, video, t.identity, refusal.published_at)
             return self.sentence(video, refusal)
 
@@ -158,7 +163,7 @@ class Duplicates:
     def _recheck_copies(self, content_key: str) -> None:
         """Copies refused for this content are checked again: published now, or free again."""
         copies = self.board.select(lambda t: t.state is S.INVALID and t.identity is not None
-                                   and t.identity.content_key == content_key)
+                                   and may_be_copy(t.identity.size, t.identity.head_tail, content_key))
         for t in copies:
             try:
                 self.revalidate(t.key)

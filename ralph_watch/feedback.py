@@ -95,4 +95,4 @@ class Feedback:
         """A finished task's files are gone: so goes its probe answer (validate_pair's cache key)."""
         ident = task.identity
         if ident is not None:
-            self.probe_cache.pop((ident.size, ident.mtime_ns, ident.head_tail), None)
+            self.probe_cache.pop(ident.probe_key, None)

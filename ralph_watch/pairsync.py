@@ -20,7 +20,8 @@ from .clock import Clock
 from .duplicates import Duplicates
 from .inbox import FileState, PairSnapshot, shown_name
 from .pairfiles import remove_error_file
-from .record import PublishRecord, RecordStore, file_identity
+from .dedupe import needs_hash
+from .record import Identity, PublishRecord, RecordStore, file_identity
 from .scheduler import Planner
 from .tasks import State, Task, TaskBoard
 from .validate import validate_pair
@@ -103,7 +104,16 @@ class PairSync:
         self.validated.pop(key, None)
 
     def retry(self, key: str) -> None:
-        """Retry: check the pair again and publish it now if it checks out."""
+        """Retry: check the pair again and publish it now if it checks out. Its content is
+        published again: a video never hashed is hashed here when content of its size went out
+        (the caller forgets a hashed identity's content itself)."""
+        task = self.board.by_key(key)
+        ident = task.identity if task is not None else None
+        if ident is not None and task is not None and task.video is not None \
+                and needs_hash(hashed=ident.hashed, same_size_content=self.duplicates.has_size(ident.size)):
+            hashed = self._hashed(task.video)
+            if hashed is not None and hashed.same_file(ident):
+                self.duplicates.forget_published(hashed.content_key)
         self.force_now.add(key)
         self.validated.pop(key, None)
 
@@ -140,10 +150,11 @@ class PairSync:
 
     def _check(self, key: str, video: str, sidecar: str, cfg: Settings) -> rc.Check:
         rec = self.restored.get(key)
-        same = False
-        if rec is not None:
+        same, hashed = False, None
+        if rec is not None:   # a publish record holds size and hash: matching it needs the hash
             try:
-                same = file_identity(self.inbox / video).same_content(rec.identity)
+                hashed = file_identity(self.inbox / video)
+                same = hashed.same_content(rec.identity)
             except OSError:
                 same = False
             if not same:
@@ -151,9 +162,22 @@ class PairSync:
         result, problems = self._validate(key, video, sidecar, cfg)
         if result is None:
             return rc.Check(None, tuple(problems), same_as_record=same)
-        refusal = self.duplicates.is_refused(result.identity.content_key, key)
+        refusal = None
+        if needs_hash(hashed=result.identity.hashed, same_size_content=self.duplicates.has_size(result.identity.size)):
+            ident = hashed if hashed is not None and hashed.same_file(result.identity) else self._hashed(video)
+            if ident is None:
+                return rc.Check(None, (f"cannot read the video {shown_name(video)}",), same_as_record=same)
+            result = replace(result, identity=ident)
+            refusal = self.duplicates.is_refused(ident.content_key, key)
         text = self.duplicates.sentence(video, refusal) if refusal is not None else None
         return rc.Check(result, refusal=refusal, refusal_text=text, same_as_record=same)
+
+    def _hashed(self, video: str) -> Identity | None:
+        """The video's identity with its content hash (2 MiB of reads), or None when unreadable."""
+        try:
+            return file_identity(self.inbox / video)
+        except OSError:
+            return None
 
     def _validate(self, key: str, video: str, sidecar: str, cfg: Settings) -> tuple[Any, list[Any]]:
         """validate_pair, but a bug in a check makes the pair `invalid` with a sentence, never

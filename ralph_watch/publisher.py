@@ -1,5 +1,8 @@
 """The publish use case: claim → creator_info → init → record → upload → poll → delete.
 
+The steps up to the record run on a step worker; the upload on the upload pool (`uploader`);
+each status check afterwards is a follow-up step of its own (`following.py`).
+
 Every step that talks to TikTok can fail; each failure ends in a task state and a sentence
 (never an exception escaping to a thread). The ordering carries the promises:
 - the publish record is written right after init and before the first byte, so a crash at
@@ -24,6 +27,8 @@ from .clock import Clock
 from .errors import Action, RecordError, TikTokError
 from .limits import Limits
 from .outcomes import MAX_RETRIES, Next, PostSettings, StatusAnswer, Then
+from .polling import Poll
+from .following import Following
 from .pairfiles import delete_files, remove_error_file, resolve
 from .ports import PublishClient
 from .progress import PROGRESS_MIN_BYTES, ProgressLog, progress_reporter
@@ -42,9 +47,6 @@ __all__ = ["Publisher", "Hooks", "MAX_RETRIES", "ProgressLog", "PROGRESS_MIN_BYT
 log = logging.getLogger(__name__)
 S = State
 MAX_RESTARTS = 2           # new inits after an expired/unknown upload URL, per attempt
-POLL_FIRST, POLL_GROWTH, POLL_MAX = 1.0, 1.5, 10.0    # seconds between status calls while processing
-ERROR_GROWTH, ERROR_MAX, ERROR_TRIES = 2.0, 30.0, 30   # ... and after transient errors asking for it
-POST_ID_TRIES = 10         # follow-ups asking for a public post's id before giving up on the link
 
 
 @dataclass
@@ -59,10 +61,22 @@ class Hooks:
     claim: Callable[[str, str], str | None] = lambda content_key, pair: None
 
 
-class Publisher:
+# Submits fn(task_id) as the task's upload job; False when not accepted (shutting down).
+Uploader = Callable[[str, Callable[[str], None]], bool]
+
+
+def _inline(task_id: str, fn: Callable[[str], None]) -> bool:
+    fn(task_id)
+    return True
+
+
+class Publisher(Following):
+    hooks: Hooks
+
     def __init__(self, *, board: TaskBoard, records: RecordStore, client: PublishClient, clock: Clock,
                  inbox: Path, limits: Limits, stop: threading.Event, hooks: Hooks,
-                 lock: AbstractContextManager[Any] | None = None, tz: tzinfo | None = None) -> None:
+                 lock: AbstractContextManager[Any] | None = None, tz: tzinfo | None = None,
+                 uploader: Uploader | None = None) -> None:
         self.board = board
         self.records = records
         self.client = client
@@ -74,6 +88,12 @@ class Publisher:
         # Held while deleting a pair's files, so inbox reconciliation never sees half a deletion.
         self.lock: AbstractContextManager[Any] = lock if lock is not None else threading.RLock()
         self.tz = tz
+        # Runs an upload job (the upload pool); without one, the upload runs in this worker.
+        self.uploader: Uploader = uploader if uploader is not None else _inline
+        # Where each task's status polling stands between its steps (in memory: a restart
+        # settles `processing` tasks through their publish records anyway).
+        self._polls: dict[str, Poll] = {}
+        self._polls_lock = threading.Lock()
 
     # -- the publish -------------------------------------------------------------------------
     def publish(self, task_id: str) -> None:
@@ -81,8 +101,11 @@ class Publisher:
         t = self.board.get(task_id)
         if t is None or t.state is not S.UPLOADING:
             return
+        self._guarded(t, lambda: self._publish(t))
+
+    def _guarded(self, t: Task, step: Callable[[], None]) -> None:
         try:
-            self._publish(t)
+            step()
         except Exception as exc:  # a bug must not kill the worker or lose the task
             log.exception("task %s (%s): unexpected error while publishing", t.id, t.video)
             self._to(t, S.FAILED, expect={S.UPLOADING, S.PROCESSING},
@@ -102,8 +125,7 @@ class Publisher:
             self._to(t, S.WAITING, expect={S.UPLOADING}, error=f"{t.video} disappeared just before publishing.")
             self.hooks.revalidate(t.key)
             return
-        if t.identity is None or ident.size != t.identity.size or ident.mtime_ns != t.identity.mtime_ns \
-                or ident.head_tail != t.identity.head_tail:
+        if not ident.same_file(t.identity):   # fstat stamp (a rewrite in place changes ctime), hash if known
             self._to(t, S.WAITING, expect={S.UPLOADING}, error=f"{t.video} changed just before publishing; checking it again.")
             self.hooks.revalidate(t.key)
             return
@@ -113,6 +135,7 @@ class Publisher:
         # Claim the content before the init: a copy of this video (another name, same content)
         # may be on its way to TikTok right now. The service releases the claim when this
         # attempt ends without a post.
+        t = self.board.update(t.id, identity=ident) or t   # the first hash of a lazily checked pair
         refused = self.hooks.claim(ident.content_key, t.key)
         if refused is not None:
             self._to(t, S.INVALID, expect={S.UPLOADING}, progress=None, error=refused)
@@ -146,13 +169,24 @@ class Publisher:
         return decided
 
     def _send(self, t: Task, path: Path, ident: Identity, settings: PostSettings) -> None:
-        """Init, record, upload; a new init only when TikTok shows the old upload cannot complete."""
+        """The init and its record here; the upload on the upload pool (bounded by bandwidth),
+        so this worker is free for the next due pair's init."""
         sc = t.sidecar_data   # as checked by _prepare, for every init of this attempt
         assert sc is not None   # _prepare refused a task without it
+        started = self._init(t, sc, ident, settings)
+        if started is None:
+            return
+
+        def upload(task_id: str) -> None:
+            self._guarded(t, lambda: self._upload(started, path, ident, settings, sc))
+        if not self.uploader(t.id, upload):
+            # Shutting down: the record (final bytes not sent) lets the next start publish it anew.
+            log.info("task %s: upload not started for shutdown; the next start settles it", t.id)
+
+    def _upload(self, started: tuple[Task, PublishRecord, InitResult], path: Path, ident: Identity,
+                settings: PostSettings, sc: Sidecar) -> None:
+        """Upload; a new init only when TikTok shows the old upload cannot complete."""
         for restart in range(MAX_RESTARTS + 1):
-            started = self._init(t, sc, ident, settings)
-            if started is None:
-                return
             t, rec, init = started
             marker = FinalMark(self.records, rec, ident)
             try:
@@ -162,6 +196,10 @@ class Publisher:
             except TikTokError as exc:
                 if not self._upload_failed(t, marker, exc, last=restart >= MAX_RESTARTS):
                     return
+                again = self._init(t, sc, ident, settings)
+                if again is None:
+                    return
+                started = again
                 continue
             self._set_outcome(marker.rec, "processing")
             moved = self._to(t, S.PROCESSING, expect={S.UPLOADING}, progress=1.0, error=None)
@@ -185,7 +223,7 @@ class Publisher:
         account = self.client.account
         assert account is not None and t.video is not None   # logged in, a complete pair
         rec = PublishRecord(
-            pair=t.key, video=t.video, size=ident.size, mtime_ns=ident.mtime_ns, head_tail=ident.head_tail,
+            pair=t.key, video=t.video, size=ident.size, mtime_ns=ident.mtime_ns, head_tail=ident.digest,
             publish_id=init.publish_id, account=account_hash(account.open_id), mode=sc.mode,
             init_time=self.clock.now().isoformat(), outcome="uploading", final_sent=False)
         try:
@@ -276,95 +314,6 @@ class Publisher:
             return
         self._resolve(t, rec, self._decide(rec, status, status_error), status, None, after="wait",
                       status_error=status_error)
-
-    # -- after the upload ----------------------------------------------------------------------
-    def poll(self, task_id: str) -> None:
-        """Poll status until a terminal answer, within the status rate budget."""
-        delay = POLL_FIRST
-        errors = 0
-        while not self.stop.is_set():
-            t = self.board.get(task_id)
-            if t is None or t.state not in (S.PROCESSING,):
-                return
-            assert t.publish_id is not None   # `processing` always has one
-            try:
-                st = self.client.fetch_status(t.publish_id)
-            except TikTokError as exc:
-                if exc.action is Action.NEEDS_LOGIN:
-                    self._to(t, S.NEEDS_LOGIN, expect={S.PROCESSING}, settle=True,
-                             error="TikTok needs a new login before ralph-watch can learn how this post ended.")
-                    return
-                errors += 1
-                if exc.action in (Action.RETRY_NOW, Action.RETRY_LATER) and errors < ERROR_TRIES:
-                    self.stop.wait(max(delay, exc.retry_after or 0))
-                    delay = min(delay * ERROR_GROWTH, ERROR_MAX)
-                    continue
-                self._to(t, S.FAILED, expect={S.PROCESSING},
-                         error=f"TikTok could not tell how this post ended: {exc.sentence()} Check your TikTok "
-                               "profile; if the video is not there, press Retry.")
-                return
-            if self._apply_status(t, st):
-                return
-            self.stop.wait(delay)
-            delay = min(delay * POLL_GROWTH, POLL_MAX)
-
-    def _apply_status(self, t: Task, st: StatusAnswer) -> bool:
-        """Act on a status answer; True when the task left `processing`."""
-        nxt = outcomes.after_status(st, retries=t.retries, now=self.clock.now(), limits=self.limits, tz=self.tz)
-        if nxt is None:
-            return False
-        self._apply(t, nxt, status=st)
-        return True
-
-    def follow(self, task_id: str) -> None:
-        """One follow-up step for in_inbox drafts, late post ids and failed deletions."""
-        t = self.board.get(task_id)
-        if t is None or t.followup is None:
-            return
-        kind = t.followup_kind
-        self.board.update(t.id, followup=None, followup_kind=None)
-        if kind == "delete":
-            self._delete_after_publish(t)
-            return
-        if kind == "verdict":
-            self._recheck(t)
-            return
-        assert t.publish_id is not None   # status and post_id follow-ups come after an init
-        try:
-            st = self.client.fetch_status(t.publish_id)
-        except TikTokError as exc:
-            if exc.action is Action.NEEDS_LOGIN:
-                if t.state is S.IN_INBOX:
-                    self._to(t, S.NEEDS_LOGIN, expect={S.IN_INBOX}, settle=True,
-                             error="TikTok needs a new login before ralph-watch can check this draft.")
-                return
-            self.board.update(t.id, followup=self._followup(), followup_kind=kind)
-            return
-        if kind == "post_id":
-            if st.post_ids:
-                self.board.update(t.id, post_id=str(st.post_ids[0]))
-            elif t.retries < POST_ID_TRIES:
-                self.board.update(t.id, retries=t.retries + 1, followup_kind="post_id", followup=self._followup())
-            return
-        if t.state is S.IN_INBOX:
-            self._follow_draft(t, st)
-
-    def _follow_draft(self, t: Task, st: StatusAnswer) -> None:
-        """A draft in the creator's TikTok inbox: posted, failed, waited too long, or ask again later."""
-        if st.status in ("PUBLISH_COMPLETE", "FAILED"):
-            self._apply_status(t, st)
-            return
-        rec = self.records.get(t.key)
-        start = rec.init_at if rec else self.clock.now()
-        if self.clock.now() - start >= timedelta(hours=self.limits.draft_wait_hours):
-            if rec is not None:
-                self._set_outcome(rec, "failed", "draft not posted in time")
-            self._to(t, S.FAILED, expect={S.IN_INBOX},
-                     error=f"The draft waited {self.limits.draft_wait_hours:g} h in your TikTok inbox without "
-                           "being posted. Post it from the TikTok app (the files are kept), or press Retry "
-                           "to send it again.")
-            return
-        self.board.update(t.id, followup=self._followup(), followup_kind="status")
 
     def settle(self, task_id: str) -> None:
         """A task restored from a publish record after a restart: ask TikTok how it ended."""

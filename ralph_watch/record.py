@@ -30,7 +30,7 @@ from .dedupe import Remembered
 from .errors import LockError, RecordError
 
 __all__ = ["Identity", "file_identity", "PublishRecord", "RefusedRecord", "RecordStore", "InstanceLock",
-           "account_hash", "OUTCOMES", "REFUSED", "PublishedFile", "identity_of_fd"]
+           "account_hash", "OUTCOMES", "REFUSED", "PublishedFile", "identity_of_fd", "stamp_of_fd"]
 
 log = logging.getLogger(__name__)
 MIB = 1 << 20
@@ -46,22 +46,54 @@ class Identity:
 
     Deliberately not the inode or mtime: sync clients rewrite files (new inode, new mtime)
     with the same content, and that must still count as the same video.
+
+    The hash costs 2 MiB of reads, so it is computed only where it is needed (issue 18): at
+    publish time, when content of the same size was claimed or published (the duplicate guard),
+    and to match a publish record. Until then `head_tail` is None and the file is told apart by
+    its fstat stamp (size, mtime, inode, ctime: a rewrite in place changes the ctime).
     """
 
     size: int
     mtime_ns: int
-    head_tail: str
+    head_tail: str | None = None   # None: not hashed yet
+    ino: int | None = None         # None: unknown (an identity read back from a record)
+    ctime_ns: int | None = None
+
+    @property
+    def hashed(self) -> bool:
+        return self.head_tail is not None
+
+    @property
+    def digest(self) -> str:
+        """The content hash; only asked of a hashed identity (a bug otherwise)."""
+        if self.head_tail is None:
+            raise ValueError("the content hash of this identity was not computed")
+        return self.head_tail
 
     def same_content(self, other: "Identity | None") -> bool:
-        return other is not None and self.size == other.size and self.head_tail == other.head_tail
+        return (other is not None and self.head_tail is not None and self.size == other.size
+                and self.head_tail == other.head_tail)
+
+    def same_file(self, other: "Identity | None") -> bool:
+        """Still the file that was checked: size and mtime, and inode, ctime and hash where both
+        sides know them. This is how a change between validation and publish is noticed."""
+        if other is None or (self.size, self.mtime_ns) != (other.size, other.mtime_ns):
+            return False
+        pairs = ((self.ino, other.ino), (self.ctime_ns, other.ctime_ns), (self.head_tail, other.head_tail))
+        return all(a == b for a, b in pairs if a is not None and b is not None)
 
     @property
     def content_key(self) -> str:
-        return f"{self.size}:{self.head_tail}"
+        return f"{self.size}:{self.digest}"
+
+    @property
+    def probe_key(self) -> tuple[int, int, int | None, int | None]:
+        """validate_pair's probe cache key: the file as fstat sees it, no byte read."""
+        return (self.size, self.mtime_ns, self.ino, self.ctime_ns)
 
 
 def file_identity(path: Path) -> Identity:
-    """Identity of a regular file, read without following symlinks (OSError on failure)."""
+    """Identity of a regular file, hashed, read without following symlinks (OSError on failure)."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
         return identity_of_fd(fd)
@@ -69,17 +101,23 @@ def file_identity(path: Path) -> Identity:
         os.close(fd)
 
 
-def identity_of_fd(fd: int) -> Identity:
-    """Identity of the file open at `fd` (a FIFO or device is refused: never read from)."""
+def stamp_of_fd(fd: int) -> Identity:
+    """The file open at `fd` as fstat sees it, not hashed (a FIFO or device is refused)."""
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         raise OSError(errno.EINVAL, "not a regular file (a pipe, device or folder)")
+    return Identity(size=st.st_size, mtime_ns=st.st_mtime_ns, ino=st.st_ino, ctime_ns=st.st_ctime_ns)
+
+
+def identity_of_fd(fd: int) -> Identity:
+    """Identity of the file open at `fd`, hashed (a FIFO or device is refused: never read from)."""
+    stamp = stamp_of_fd(fd)
     h = hashlib.sha256()
-    h.update(st.st_size.to_bytes(8, "big"))
+    h.update(stamp.size.to_bytes(8, "big"))
     h.update(os.pread(fd, MIB, 0))
-    if st.st_size > MIB:
-        h.update(os.pread(fd, MIB, max(MIB, st.st_size - MIB)))
-    return Identity(size=st.st_size, mtime_ns=st.st_mtime_ns, head_tail=h.hexdigest())
+    if stamp.size > MIB:
+        h.update(os.pread(fd, MIB, max(MIB, stamp.size - MIB)))
+    return replace(stamp, head_tail=h.hexdigest())
 
 
 def account_hash(open_id: str) -> str:

@@ -188,7 +188,8 @@ class Scheduler:
             return False
         if t.followup is not None:
             if t.followup <= now:
-                if logged_in or t.followup_kind == "delete":
+                # a status check finds out about a logout itself, as a delete needs no login
+                if logged_in or t.followup_kind in ("delete", "poll"):
                     self.runner.submit("follow", t.id)
             else:
                 wakes.append(t.followup)

@@ -4,7 +4,9 @@ backend, and owns the one stop Event. It decides nothing about tasks itself:
 - when a task goes out: `scheduler.py` (rules in `schedule.py`);
 - what TikTok's answers mean: `publisher.py`;
 - the page's actions: `actions.py`; what a transition tells the world: `feedback.py`;
-- everything per TikTok account: `account.py`.
+- everything per TikTok account: `account.py`;
+- the page's view of it (the WebBackend methods): `service_page.py`; `/healthz` and the
+  supervisor: `health.py`.
 
 Threads: the watcher's (events + worker), the scheduler, a small pool of publish workers,
 the web server's, the notifier's, and a supervisor. Any of them may call in; `self.lock`
@@ -21,7 +23,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import Any, Callable
 
 import httpx
 
@@ -30,45 +32,27 @@ from .clock import Clock, SystemClock
 from .config import Config, read_config
 from .errors import ConfigError, RecordError
 from .feedback import Notify
+from .health import HEARTBEAT_STALE_SECONDS, Health, InboxWatcher, stale_loops
 from .record import InstanceLock
 from .record_layout import migrate
 from .reload import applied, changed_keys, decided_by_config
+from .service_page import PageBackend
 from .tasks import State, Task, TaskBoard
 from .tiktok.http import HttpPool
-from .web.backend import LoginError
 from .watcher import Watcher
 from .workers import PUBLISH_WORKERS, Workers
 from .notify import Notifier   # apprise itself is loaded only when notify.urls is set
 from .web import make_app
 from .web.server import WebServer
 
-if TYPE_CHECKING:
-    from .web.server import WebServer
-
 __all__ = ["Service", "PUBLISH_WORKERS", "HEARTBEAT_STALE_SECONDS", "stale_loops"]
 
 log = logging.getLogger(__name__)
 S = State
-# A loop that made no progress for this long is stuck (it beats at least every 5 s, and the
-# scheduler steps at least once a minute); /healthz then answers 503 and says which one.
-HEARTBEAT_STALE_SECONDS = 180.0
 
 
-class InboxWatcher(Protocol):
-    """What the service needs from `watcher.Watcher`."""
 
-    def start(self) -> None: ...
-
-    def stop_and_join(self, timeout: float = 5) -> None: ...
-
-    def status(self) -> dict[str, Any]: ...
-
-    def heartbeat_ages(self) -> dict[str, float | None]: ...
-
-    def rescan_now(self, reason: str = "requested") -> None: ...
-
-
-class Service:
+class Service(PageBackend, Health):
     def __init__(self, config: Config, *, clock: Clock | None = None, transport: httpx.BaseTransport | None = None,
                  serve_web: bool = True, config_path: Path | None = None) -> None:
         self.config = config
@@ -127,20 +111,6 @@ class Service:
             self._views[name] = (cfg, mine)
             return mine
         return view
-
-    def unit(self, account: str | None) -> Account:
-        """The account named `account` (None: the first); LoginError for a name not configured."""
-        if account is None:
-            return self.primary
-        found = self.units.get(account)
-        if found is None:
-            raise LoginError(f'There is no account named "{account}"; the accounts are '
-                             f'{", ".join(self.units)}.')
-        return found
-
-    def _task_unit(self, task_id: str) -> Account:
-        t = self.board.get(task_id)
-        return self.units.get(t.account, self.primary) if t is not None else self.primary
 
     def _on_transition(self, t: Task, old: State, note: str) -> None:
         self.units.get(t.account, self.primary).feedback.on_transition(t, old, note)
@@ -264,34 +234,6 @@ class Service:
         th.start()
         self._threads[name] = th
 
-    def _supervise(self) -> None:
-        lost: set[str] = set()
-        while not self.stop.wait(5.0):
-            try:
-                for name, unit in self.units.items():
-                    self._watch_mount(name, unit, lost)
-                    self._scheduler_age(name)   # keeps the scheduler's heartbeat measured between health checks
-                    th = self._threads.get(self._loop_name(name))
-                    if th is not None and not th.is_alive() and not self.stop.is_set():
-                        log.error("the scheduler thread%s died; restarting it", unit._for())
-                        self._spawn(self._loop_name(name), unit.scheduler.run)
-            except Exception:
-                log.exception("supervisor pass failed")
-
-    def _watch_mount(self, name: str, unit: Account, lost: set[str]) -> None:
-        st = self.watchers[name].status()
-        named = unit.feedback.named()
-        if not st.get("inbox_ok", True):
-            if name not in lost and self.notifier is not None:
-                self.notifier.send("mount_lost", video=str(unit.inbox), state="unreachable",
-                                   message=f"The inbox {unit.inbox} cannot be read: {st.get('error')}. "
-                                           "Nothing was deleted; tasks come back when it is reachable.", **named)
-            lost.add(name)
-        elif name in lost:
-            lost.discard(name)
-            if self.notifier is not None:
-                self.notifier.reset_episode("mount_lost", **named)
-
     # -- SIGHUP ----------------------------------------------------------------------------------
     def _on_sighup(self) -> None:
         # A signal handler runs on the main thread between bytecodes: never take locks here.
@@ -346,134 +288,3 @@ class Service:
         log.info("SIGHUP: applied %s from %s; the login is kept", ", ".join(live), self.config_path)
         self._wake_all()
         return live
-
-    # -- WebBackend: the page's view and actions --------------------------------------------------
-    @property
-    def paused(self) -> bool:
-        return any(unit.scheduler.paused for unit in self.units.values())
-
-    @paused.setter
-    def paused(self, value: bool) -> None:
-        if value:
-            self.pause()
-        else:
-            self.resume()
-
-    def accounts(self) -> list[dict[str, Any]]:
-        """One entry per configured account, in config order (the page's cards, /api/accounts)."""
-        out = []
-        for acc_cfg, unit in zip(self.config.accounts, self.units.values()):
-            view = unit.view()
-            out.append({"name": unit.name, "logged_in": view is not None,
-                        "nickname": view["nickname"] if view else None, "inbox": str(acc_cfg.inbox),
-                        "username": view["username"] if view else None, "avatar": bool(view and view["avatar"]),
-                        "needs_login": len(unit.board.select(lambda t: t.state is S.NEEDS_LOGIN)),
-                        "quota": self.quota(account=unit.name)})
-        return out
-
-    def account(self, *, account: str | None = None) -> dict[str, Any] | None:
-        return self.unit(account).view()
-
-    def login_url(self, *, state: str, code_challenge: str, account: str | None = None) -> str:
-        return self.unit(account).login_url(state=state, code_challenge=code_challenge)
-
-    def finish_login(self, *, code: str, code_verifier: str, scopes: str | None, account: str | None = None) -> None:
-        unit = self.unit(account)
-
-        def taken_by(open_id: str) -> str | None:
-            return next((o.name for o in self.units.values() if o is not unit and o.open_id == open_id), None)
-        unit.finish_login(code=code, code_verifier=code_verifier, scopes=scopes, taken_by=taken_by)
-
-    def logout(self, *, account: str | None = None) -> None:
-        self.unit(account).logout()
-
-    def avatar(self, *, account: str | None = None) -> tuple[bytes, str] | None:
-        return self.unit(account).avatar()
-
-    def cancel(self, task_id: str) -> None:
-        self._task_unit(task_id).actions.cancel(task_id)
-
-    def retry(self, task_id: str) -> None:
-        self._task_unit(task_id).actions.retry(task_id)
-
-    def publish_now(self, task_id: str) -> None:
-        self._task_unit(task_id).actions.publish_now(task_id)
-
-    def open_video(self, task_id: str) -> tuple[int, Any, str]:
-        return self._task_unit(task_id).actions.open_video(task_id)
-
-    def read_sidecar(self, task_id: str) -> tuple[bytes | None, str]:
-        return self._task_unit(task_id).actions.read_sidecar(task_id)
-
-    def edit_sidecar(self, task_id: str, form: dict[str, str]) -> bool:
-        return self._task_unit(task_id).actions.edit_sidecar(task_id, form)
-
-    def pause(self) -> None:
-        for unit in self.units.values():
-            unit.scheduler.pause()
-        log.info("publishing paused from the page")
-
-    def resume(self) -> None:
-        for unit in self.units.values():
-            unit.scheduler.resume()
-        log.info("publishing resumed")
-
-    def quota(self, *, account: str | None = None) -> dict[str, int]:
-        """The daily-cap meter: direct posts in the last 24 h and pending drafts, out of their caps."""
-        client = self.client if account is None else self.unit(account).client   # None: the first account's
-        lim = client.limiter   # replaced at each login: read it through the client every time
-        return {"posts": lim.daily_posts.count(), "posts_cap": lim.daily_posts.limit,
-                "drafts": lim.pending_drafts.count(), "drafts_cap": lim.pending_drafts.limit}
-
-    def watch_status(self) -> dict[str, Any]:
-        status: dict[str, Any] = self.watcher.status()
-        return status
-
-    def health(self) -> tuple[bool, dict[str, Any]]:
-        reasons: list[str] = []
-        beats: dict[str, float | None] = {}
-        statuses = {name: w.status() for name, w in self.watchers.items()}
-        for name, unit in self.units.items():
-            st, prefix = statuses[name], (f"{name}: " if unit.label else "")
-            sched = self._threads.get(self._loop_name(name))
-            sched_ok = sched is not None and sched.is_alive()
-            if not sched_ok:
-                reasons.append(f"{prefix}the scheduler is not running")
-            if not st.get("alive", True):
-                reasons.append(f"{prefix}the inbox watcher is not running")
-            if not st.get("inbox_ok", True):
-                reasons.append(f"{prefix}the inbox cannot be read: {st.get('error')}")
-            tag = f"_{name}" if unit.label and unit is not self.primary else ""
-            beats.update({f"watcher_{k}{tag}": v for k, v in self.watchers[name].heartbeat_ages().items()})
-            beats[f"scheduler{tag}"] = self._scheduler_age(name) if sched_ok else None
-        reasons += stale_loops(beats, HEARTBEAT_STALE_SECONDS)
-        ok = not reasons and self._started
-        st = statuses[self.primary.name]
-        return ok, {"ok": ok, "paused": self.paused, "watch_mode": st.get("mode"), "watch_reason": st.get("reason"),
-                    "inbox_ok": all(s.get("inbox_ok", True) for s in statuses.values()),
-                    "last_scan": st.get("last_scan"), "logged_in": self.client.logged_in,
-                    "tasks": self.board.counts(), "heartbeat_age": beats, "reason": "; ".join(reasons) or None}
-
-    def _scheduler_age(self, name: str | None = None) -> float:
-        """Seconds since the scheduler's last step, on the monotonic clock (its `last_step` is wall
-        time, which may jump): measured from when this service first saw that step."""
-        name = name or self.primary.name
-        mono = self.clock.monotonic()
-        last = self.units[name].scheduler.last_step
-        seen = self._sched_seen.get(name)
-        if seen is None or seen[0] != last:
-            seen = self._sched_seen[name] = (last, mono)
-        return round(max(0.0, mono - seen[1]), 3)
-
-    def warnings(self) -> list[str]:
-        if len(self.units) == 1:
-            return self.primary.warnings()
-        return [f"{unit.name}: {w}" for unit in self.units.values() for w in unit.warnings()]
-
-
-def stale_loops(ages: dict[str, float | None], limit: float) -> list[str]:
-    """The health reasons for loops that made no progress for more than `limit` seconds."""
-    labels = {"watcher_worker": "the inbox watcher", "watcher_supervisor": "the inbox supervisor",
-              "scheduler": "the scheduler"}
-    return [f"{labels.get(name, name)} has made no progress for {age:.0f} s (stuck?); see the log, restart "
-            "ralph-watch if it stays" for name, age in ages.items() if age is not None and age > limit]

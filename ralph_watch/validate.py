@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from .errors import ProbeError, SidecarError, SidecarProblem
 from .inbox import shown_name
 from .pairfiles import NotRegularFile, open_in_inbox, open_regular
-from .record import Identity, identity_of_fd
+from .record import Identity, stamp_of_fd
 from .schedule import at_verdict  # re-exported: `check` and the service ask the same question
 from .strictyaml import SIDECAR_MAX_BYTES
 from .probe import check_size, check_video, probe_video
@@ -29,7 +29,7 @@ __all__ = ["Validated", "validate_pair", "read_sidecar_bytes", "SIDECAR_MAX_BYTE
 class Validated:
     sidecar: Any          # sidecar.Sidecar
     info: Any             # probe.VideoInfo
-    identity: Identity
+    identity: Identity    # fstat only, not hashed: the hash is read where it is needed (record.Identity)
 
 
 def read_sidecar_bytes(path: Path, *, shown: str, inbox: Path | None = None) -> bytes:
@@ -92,7 +92,7 @@ def validate_pair(inbox: Path, *, video: str, sidecar: str, tz: ZoneInfo, defaul
     if fd is not None:
         with os.fdopen(fd, "rb") as vfile:
             try:
-                identity = identity_of_fd(fd)
+                identity = stamp_of_fd(fd)   # headers only until publish time: no hash here
             except OSError as exc:
                 problems.append(SidecarProblem(video_shown, f"cannot read the video: {exc.strerror}"))
             if identity is not None:
@@ -100,7 +100,7 @@ def validate_pair(inbox: Path, *, video: str, sidecar: str, tz: ZoneInfo, defaul
                 if too_big:
                     problems.append(SidecarProblem(video_shown, too_big))
                 else:
-                    key = (identity.size, identity.mtime_ns, identity.head_tail)
+                    key = identity.probe_key
                     cached = probe_cache.get(key) if probe_cache is not None else None
                     try:
                         info = cached or probe_video(vpath, file=vfile)

@@ -1,4 +1,11 @@
-"""The publish workers: a small thread pool shared by the accounts, one job per (kind, task)."""
+"""The publish workers, shared by the accounts, one job per (kind, task), in two pools:
+
+- the step pool runs the short steps: a due pair's checks, creator_info and init ("publish"),
+  the settling after a restart and every follow-up, including each status check of a task
+  `processing` (one call, then it is scheduled again: no worker waits for TikTok);
+- the upload pool runs the uploads, sized for bandwidth, not for accounts: more parallel
+  uploads only split the same link, and a long one must never delay a due pair's init.
+"""
 from __future__ import annotations
 
 import logging
@@ -6,29 +13,37 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-__all__ = ["Workers", "PUBLISH_WORKERS"]
+__all__ = ["Workers", "PUBLISH_WORKERS", "STEP_WORKERS", "UPLOAD_WORKERS"]
 
 log = logging.getLogger(__name__)
-PUBLISH_WORKERS = 4
+STEP_WORKERS = 8      # short calls (a round trip each); the limiter, not threads, paces them
+UPLOAD_WORKERS = 2    # parallel uploads
+PUBLISH_WORKERS = STEP_WORKERS   # the old name: how many due pairs start at once
 
 
 class Workers:
-    def __init__(self, *, stop: threading.Event, size: int = PUBLISH_WORKERS) -> None:
+    def __init__(self, *, stop: threading.Event, size: int = STEP_WORKERS, uploads: int = UPLOAD_WORKERS) -> None:
         self.size = size
         self.stop = stop
-        # settles and follow-ups beside the uploads: two more threads than publish slots
-        self.executor = ThreadPoolExecutor(max_workers=size + 2, thread_name_prefix="publish")
+        self.executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="step")
+        self.uploads = ThreadPoolExecutor(max_workers=uploads, thread_name_prefix="upload")
         self._inflight: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
     def capacity(self) -> int:
-        """Free publish workers."""
+        """How many more due pairs may start now (free step workers for their init)."""
         with self._lock:
             busy = sum(1 for kind, _ in self._inflight if kind == "publish")
         return self.size - busy
 
+    def busy(self) -> int:
+        """Jobs submitted and not yet ended, in both pools."""
+        with self._lock:
+            return len(self._inflight)
+
     def submit(self, kind: str, task_id: str, fn: Callable[[str], None], *, done: Callable[[], None]) -> bool:
-        """Run fn(task_id) on a worker unless that job runs already; `done` after it ends."""
+        """Run fn(task_id) unless that job runs already ("upload" on the upload pool, the rest
+        on the step pool); `done` after it ends."""
         job = (kind, task_id)
         with self._lock:
             if job in self._inflight or self.stop.is_set():
@@ -45,7 +60,7 @@ class Workers:
                     self._inflight.discard(job)
                 done()
         try:
-            self.executor.submit(run)
+            (self.uploads if kind == "upload" else self.executor).submit(run)
         except RuntimeError:  # shutting down
             with self._lock:
                 self._inflight.discard(job)
@@ -54,3 +69,4 @@ class Workers:
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.uploads.shutdown(wait=False, cancel_futures=True)

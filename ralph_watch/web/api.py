@@ -1,4 +1,4 @@
-"""The JSON API (/api/tasks, /api/account, /healthz) and the task and pause/resume actions."""
+"""The JSON API (/api/tasks, /api/accounts, /api/account, /healthz) and the task and pause/resume actions."""
 from __future__ import annotations
 
 import gzip
@@ -9,6 +9,7 @@ from typing import Any
 from bottle import request, response  # type: ignore[import-untyped]  # bottle ships no type information
 
 from . import views
+from .account_views import accounts_json, names_sentence, usernames
 from .backend import ActionError
 from .base import ACTIONS, GZIP_MIN, STATES, TASK_ID, AppBase, Reply, json_body, wants_json
 from .pages import keep_newest
@@ -54,26 +55,28 @@ class ApiMixin(AppBase):
     # -- JSON ---------------------------------------------------------------------------
 
     def api_tasks(self) -> str | bytes:
-        state, limit, offset, order = self._task_params()
+        state, limit, offset, order, name = self._task_params()
         board = self.backend.board
         version = board.version  # read before listing: an ETag never claims newer data than it has
         # post_url carries the creator's handle, so a new handle is new data too
         account = views.account_view(self._safe(self.backend.account, None), now=self.clock.now(), tz=self.tz)
-        username = account["username"] if account else None
-        handle = hashlib.sha256((username or "").encode()).hexdigest()[:8]
-        etag = f'"v{version}-{state or "all"}-{"" if limit is None else limit}-{offset}-{order}-{handle}"'
+        first_handle = account["username"] if account else None
+        handles = usernames(self._accounts())
+        handle = hashlib.sha256(repr((first_handle, sorted(handles.items()))).encode()).hexdigest()[:8]
+        etag = (f'"v{version}-{state or "all"}-{"" if limit is None else limit}-{offset}-{order}-{name or ""}'
+                f'-{handle}"')
         response.set_header("ETag", etag)
         response.set_header("Vary", "Accept-Encoding")   # large answers go gzip-encoded when asked
         sent = request.get_header("If-None-Match") or ""
         if etag in [t.strip().removeprefix("W/") for t in sent.split(",")]:
             raise Reply(304, "")
-        key = (version, state, limit, offset, order, username)
+        key = (version, state, limit, offset, order, name, handle)
         with self._api_lock:
             cached = self._api_cache.get(key)
         if cached is None:
             first = views.ATTENTION if order == "attention" else frozenset()
-            body = json.dumps([views.task_json(t, username=username)
-                               for t in board.listing(state=state, limit=limit, offset=offset, first=first)],
+            tasks = board.listing(state=state, account=name, limit=limit, offset=offset, first=first)
+            body = json.dumps([views.task_json(t, username=handles.get(t.account, first_handle)) for t in tasks],
                               ensure_ascii=False).encode("utf-8", "ralph-watch-json")
             # 10,000 tasks are ~3 MB of JSON: compressed once per board version, sent ~15x smaller.
             cached = (body, gzip.compress(body, compresslevel=1, mtime=0) if len(body) > GZIP_MIN else None)
@@ -86,11 +89,11 @@ class ApiMixin(AppBase):
             return gz
         return body
 
-    def _task_params(self) -> tuple[str | None, int | None, int, str]:
+    def _task_params(self) -> tuple[str | None, int | None, int, str, str | None]:
         q = request.query
-        unknown = sorted(set(q.keys()) - {"state", "limit", "offset", "order"})
+        unknown = sorted(set(q.keys()) - {"state", "limit", "offset", "order", "account"})
         if unknown:
-            raise self._bad_param(f"unknown parameter {unknown[0]!r}; known are state, limit, offset, order")
+            raise self._bad_param(f"unknown parameter {unknown[0]!r}; known are state, limit, offset, order, account")
         order = q.getunicode("order") or "due"   # the contract's default; the page asks for "attention"
         if order not in views.ORDERS:
             raise self._bad_param(f"order={order[:40]!r} is not an order; use one of {', '.join(views.ORDERS)}")
@@ -99,7 +102,12 @@ class ApiMixin(AppBase):
             raise self._bad_param(f"state={state!r} is not a task state; use one of {', '.join(STATES)}")
         limit = self._int_param("limit")
         offset = self._int_param("offset") or 0
-        return state, limit, offset, order
+        name = q.getunicode("account") or None
+        names = self._account_names()
+        if name is not None and name not in names:
+            raise Reply(404, json_body({"ok": False, "error": f"/api/tasks: there is no account named {name[:40]!r}; "
+                                                              f"the accounts are {names_sentence(names)}."}))
+        return state, limit, offset, order, name
 
     def _int_param(self, name: str) -> int | None:
         text = request.query.getunicode(name)
@@ -111,6 +119,9 @@ class ApiMixin(AppBase):
 
     def _bad_param(self, message: str) -> Reply:
         return Reply(400, json_body({"ok": False, "error": f"/api/tasks: {message}."}))
+
+    def api_accounts(self) -> str | bytes:
+        return json_body(accounts_json(self._accounts()))
 
     def api_account(self) -> str | bytes:
         account = self._safe(self.backend.account, None)

@@ -57,6 +57,7 @@ class _WebApp(PagesMixin, AuthMixin, ApiMixin, MediaMixin, EditMixin):
         r("/pause", "POST", self.pause)
         r("/resume", "POST", self.resume)
         r("/api/tasks", "GET", self.api_tasks)
+        r("/api/accounts", "GET", self.api_accounts)
         r("/api/account", "GET", self.api_account)
         r("/healthz", "GET", self.healthz)
         r("/privacy", "GET", self.privacy)

@@ -17,7 +17,10 @@ __all__ = ["AuthMixin"]
 
 class AuthMixin(AppBase):
     def avatar(self) -> Any:
-        got = self._safe(self.backend.avatar, None)
+        name = request.query.getunicode("account") or None
+        if name is not None and name not in self._account_names():
+            raise Reply(404, "")
+        got = self._safe(lambda: self.backend.avatar(account=name), None)
         if not got:
             raise Reply(404, "")
         data, ctype = got
@@ -31,13 +34,15 @@ class AuthMixin(AppBase):
     # -- TikTok login -------------------------------------------------------------------
 
     def login(self) -> str:
+        name = self._named_account(request.query.getunicode("account"), doing="log in", required=True)
         s = self._session(create=True)
         assert s is not None
         state = new_state()
         verifier, challenge = new_pkce()
-        self.sessions.begin_login(s, state=state, verifier=verifier)
+        # The callback is one address for every account: the session remembers whose login this is.
+        self.sessions.begin_login(s, state=state, verifier=verifier, account=name)
         try:
-            url = http_url(self.backend.login_url(state=state, code_challenge=challenge))
+            url = http_url(self.backend.login_url(state=state, code_challenge=challenge, account=name))
         except LoginError as exc:
             raise self._message(503, "Login unavailable", exc.message)
         if url is None:
@@ -50,7 +55,8 @@ class AuthMixin(AppBase):
         error = (q.getunicode("error") or "")[:100]
         error_type = (q.getunicode("error_type") or "")[:100]
         state = (q.getunicode("state") or "")[:200]
-        verifier = self.sessions.take_login(self._session(), state)  # one-time, whatever happens next
+        pending = self.sessions.take_pending(self._session(), state)  # one-time, whatever happens next
+        verifier, name = pending if pending else (None, None)
         if error:
             raise self._message(400, "Not logged in", _login_error_sentence(error, error_type,
                                                                             (q.getunicode("error_description") or "")[:300]))
@@ -64,29 +70,38 @@ class AuthMixin(AppBase):
                                 "Start again with “Log in with TikTok”.")
         scopes = q.getunicode("scopes")
         try:
-            self.backend.finish_login(code=code, code_verifier=verifier, scopes=scopes[:1000] if scopes else None)
+            self.backend.finish_login(code=code, code_verifier=verifier, scopes=scopes[:1000] if scopes else None,
+                                      account=name)
         except LoginError as exc:
             raise self._message(400, "Login failed", exc.message)
         s = self._session()
         assert s is not None  # take_login succeeded, so there is a session
         new = self.sessions.rotate(s)  # a fresh id once logged in: no session fixation
         self._use_session(new)
-        account = self._safe(self.backend.account, None) or {}
+        account = self._safe(lambda: self.backend.account(account=name), None) or {}
         nick = account.get("nickname")
-        self.sessions.flash(new, f"Logged in to TikTok as {nick}." if nick else "Logged in to TikTok.")
+        who = f"{name} " if name and len(self._account_names()) > 1 else ""
+        self.sessions.flash(new, f"Logged {who}in to TikTok as {nick}." if nick else f"Logged {who}in to TikTok.")
         return self._see_other()
 
     def logout(self) -> str | bytes:
-        self.backend.logout()
+        name = self._named_account(request.forms.getunicode("account"), doing="log out", required=True)
+        several = len(self._account_names()) > 1
+        self.backend.logout(account=name)
         s = self._session()
         if s is not None:
             self.sessions.destroy(s.id)
         fresh = self.sessions.create()
         self._use_session(fresh)
         if wants_json():
-            return json_body({"ok": True, "message": "Logged out."})
-        self.sessions.flash(fresh, "Logged out: ralph-watch has forgotten the TikTok login. Nothing is published "
-                                   "until you log in again.")
+            return json_body({"ok": True, "message": f"Logged out {name}." if several and name else "Logged out."})
+        if several and name:
+            self.sessions.flash(fresh, f"Logged out {name}: ralph-watch has forgotten its TikTok login. Its videos "
+                                       "are not published until you log it in again; the other accounts keep "
+                                       "publishing.")
+        else:
+            self.sessions.flash(fresh, "Logged out: ralph-watch has forgotten the TikTok login. Nothing is published "
+                                       "until you log in again.")
         return self._see_other()
 
     # -- password mode ------------------------------------------------------------------

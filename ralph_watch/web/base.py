@@ -19,6 +19,7 @@ from bottle import HTTPResponse, request, response
 from ..clock import Clock
 from ..logs import register_secret
 from ..tasks import State
+from .account_views import NAME, accounts_view, names_sentence
 from .backend import WebBackend
 from .security import (
     SECURITY_HEADERS,
@@ -297,5 +298,31 @@ class AppBase:
         except Exception:
             log.exception("web: %s failed", getattr(fn, "__name__", fn))
             return default
+
+    # -- accounts (issue 15) ------------------------------------------------------------
+    def _accounts(self) -> list[dict[str, Any]]:
+        """The backend's accounts in config order ([] when it failed: the page still renders)."""
+        got = self._safe(self.backend.accounts, None)
+        return [dict(a) for a in got if isinstance(a, dict)] if isinstance(got, list) else []
+
+    def _account_names(self) -> list[str]:
+        return [a["name"] for a in accounts_view(self._accounts())]
+
+    def _named_account(self, value: str | None, *, doing: str, required: bool) -> str | None:
+        """The account a request names, checked against the configured ones (unknown: 404). Without
+        a name: None, which the backend reads as the only account; with several and `required`,
+        a 400 that lists them."""
+        names = self._account_names()
+        if value:
+            if not NAME.match(value) or value not in names:
+                raise self._message(404, "No such account",
+                                    f"There is no account named {value[:40]!r}. The accounts are: "
+                                    f"{names_sentence(names)}.")
+            return value
+        if required and len(names) > 1:
+            raise self._message(400, "Which account?",
+                                f"Several TikTok accounts are configured ({names_sentence(names)}): say which one "
+                                f"to {doing}, with account=NAME, or use that account's button on the status page.")
+        return None
 
     # -- pages --------------------------------------------------------------------------

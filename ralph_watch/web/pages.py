@@ -16,6 +16,7 @@ from .. import calendar_view
 from ..calendar_view import DAYS, Item
 from ..tasks import State
 from . import views
+from .account_views import accounts_view, href, names_sentence, usernames
 from .base import API_CACHE_SIZE, STATES, STATIC_DIR, AppBase, Reply, log, render
 from .security import http_url
 
@@ -36,28 +37,39 @@ class PagesMixin(AppBase):
         order = q.getunicode("order") or "attention"
         if order not in views.ORDERS:
             raise self._message(400, "Unknown order", f"order must be one of {', '.join(views.ORDERS)}, not {order[:40]!r}.")
+        raw = self._accounts()
+        cards = accounts_view(raw)
+        name = q.getunicode("account") or None
+        if name is not None and name not in [c["name"] for c in cards]:
+            raise self._message(404, "No such account", f"There is no account named {name[:40]!r}. The accounts "
+                                f"are: {names_sentence([c['name'] for c in cards])}.")
         self._session(create=True)
         now = self.clock.now()
         board = self.backend.board
         account = views.account_view(self._safe(self.backend.account, None), now=now, tz=self.tz)
         username = account["username"] if account else None
+        handles = usernames(raw)
         # With 10,000 tasks, counting, sorting and the quota warnings cost tens of ms; reuse them
         # while the board is unchanged, within the same second (relative times stay right).
         paused = bool(self._safe(lambda: self.backend.paused, False))
-        key = (board.version, state, page, username, paused, int(now.timestamp()), order)
+        key = (board.version, state, page, username, paused, int(now.timestamp()), order, name,
+               tuple(sorted(handles.items())))
         with self._api_lock:
             model = self._page_cache.get(key)
         if model is None:
             with self._page_build_lock:   # one request builds, the others wait for it (no stampede)
                 model = self._page_model(key, board=board, state=state, page=page, now=now, username=username,
-                                         order=order)
+                                         order=order, account=name, handles=handles)
+        several = len(cards) > 1   # with one account the page looks as it always has
+        logged_in = all(c["logged_in"] for c in cards) if several else account is not None
         return self._page(
             "index", title="Status", account=account, state=state, page=page, states=STATES,
             paused=paused, music_url=views.MUSIC_USAGE_URL, tz_name=getattr(self.tz, "key", str(self.tz)),
             emulator_url=self._emulator_url(), order=order, action_label=views.action_label,
-            quota=views.quota_view(self._safe(self.backend.quota, None)),
-            banners=views.banners(paused=paused, logged_in=account is not None, health=model["health"]),
-            page_size=views.PAGE_SIZE, **model,
+            quota=None if several else views.quota_view(self._safe(self.backend.quota, None)),
+            banners=views.banners(paused=paused, logged_in=logged_in, health=model["health"]),
+            page_size=views.PAGE_SIZE, cards=cards if several else [], selected=name, href=href,
+            logged_out=sum(not c["logged_in"] for c in cards), **model,
         )
 
     def _emulator_url(self) -> str | None:
@@ -69,15 +81,18 @@ class PagesMixin(AppBase):
         return base.rstrip("/") + "/" if host in ("127.0.0.1", "localhost", "::1") else None
 
     def _page_model(self, key: tuple[Any, ...], *, board: Any, state: str | None, page: int, now: Any,
-                    username: str | None, order: str = "attention") -> dict[str, Any]:
+                    username: str | None, order: str = "attention", account: str | None = None,
+                    handles: dict[str, str | None] | None = None) -> dict[str, Any]:
         with self._api_lock:
             model = self._page_cache.get(key)
         if model is None:
-            counts = board.counts()
+            counts = board.counts(account=account)
             total = counts.get(state, 0) if state else sum(counts.values())
-            tasks = board.listing(state=state, limit=views.PAGE_SIZE, offset=(page - 1) * views.PAGE_SIZE,
+            tasks = board.listing(state=state, account=account, limit=views.PAGE_SIZE,
+                                  offset=(page - 1) * views.PAGE_SIZE,
                                   first=views.ATTENTION if order == "attention" else frozenset())
-            rows = [views.task_row(t, now=now, tz=self.tz, username=username) for t in tasks]
+            handles = handles or {}
+            rows = [views.task_row(t, now=now, tz=self.tz, username=handles.get(t.account, username)) for t in tasks]
             ok, health = self._safe(self.backend.health, (False, {"reason": "the service did not report its health"}))
             model = {"counts": counts, "total": total, "rows": rows,
                      "pages": max(1, math.ceil(total / views.PAGE_SIZE)),

@@ -1,7 +1,7 @@
 """Server-side browser sessions: an opaque random id in a cookie, everything else in memory.
 
 Never bottle's `secret=` cookies (they are pickle: a leaked key is code execution). A
-session holds the CSRF token, pending OAuth logins (state -> PKCE verifier), the
+session holds the CSRF token, pending OAuth logins (state -> PKCE verifier and account), the
 password-mode sign-in flag and flash messages. Sessions expire when idle, the store is
 capped (a flood of cookie-less requests evicts anonymous sessions first), a login
 gets a fresh id (no fixation) and logout destroys it.
@@ -27,6 +27,7 @@ MAX_PENDING_LOGINS = 5                        # a few tabs may start a login at 
 class _PendingLogin:
     verifier: str
     started: float  # monotonic
+    account: str | None = None  # which account logs in (issue 15); None: the only one
 
 
 @dataclass
@@ -81,14 +82,15 @@ class SessionStore:
             return s
 
     def rotate(self, session: Session, *, signed_in: bool | None = None) -> Session:
-        """A new id and CSRF token for the same browser (at login); keeps flashes."""
+        """A new id and CSRF token for the same browser (at login); keeps flashes and the other
+        pending logins (with several accounts, a second tab may be logging in another one)."""
         now = self._clock.monotonic()
         with self._lock:
             self._sessions.pop(session.id, None)
             self._purge(now)
             new = Session(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), created=now,
                           last_seen=now, signed_in=session.signed_in if signed_in is None else signed_in,
-                          flashes=list(session.flashes))
+                          flashes=list(session.flashes), logins=dict(session.logins))
             self._sessions[new.id] = new
             return new
 
@@ -117,10 +119,10 @@ class SessionStore:
             out, session.flashes = session.flashes, []
             return out
 
-    def begin_login(self, session: Session, *, state: str, verifier: str) -> None:
+    def begin_login(self, session: Session, *, state: str, verifier: str, account: str | None = None) -> None:
         now = self._clock.monotonic()
         with self._lock:
-            session.logins[state] = _PendingLogin(verifier, now)
+            session.logins[state] = _PendingLogin(verifier, now, account)
             while len(session.logins) > MAX_PENDING_LOGINS:
                 oldest = min(session.logins, key=lambda k: session.logins[k].started)
                 del session.logins[oldest]
@@ -130,6 +132,11 @@ class SessionStore:
 
         One-time: the state is consumed whether or not it has expired. Compared in constant time.
         """
+        pending = self.take_pending(session, state)
+        return pending[0] if pending else None
+
+    def take_pending(self, session: Session | None, state: str) -> tuple[str, str | None] | None:
+        """(PKCE verifier, account name) for `state`, under the same rules as `take_login`."""
         if session is None or not state:
             return None
         now = self._clock.monotonic()
@@ -143,4 +150,4 @@ class SessionStore:
             pending = session.logins.pop(found)
             if now - pending.started > self.login_seconds:
                 return None
-            return pending.verifier
+            return pending.verifier, pending.account

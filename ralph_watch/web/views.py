@@ -61,6 +61,7 @@ class TaskRow:
     attention: bool = False    # needs a person (listed first)
     switches: str = ""         # "comments on · duet off · stitch off", as the post will look
     kind: str = "now"
+    account: str = "default"   # the account's name (shown when there are several)
 
 
 def action_label(action: str, name: str) -> tuple[str, str]:
@@ -124,7 +125,7 @@ def task_json(task: Task, *, username: str | None = None) -> dict[str, Any]:
     info = task.video_info
     sc = task.sidecar_data
     out.update({
-        "account": "default",   # until the accounts issue lands, every task is the one account's
+        "account": task.account,
         "size": _size(task),
         "bytes_sent": task.bytes_sent if task.state is State.UPLOADING else None,
         "published_at": task.published_at.isoformat() if task.published_at and task.state is State.PUBLISHED else None,
@@ -293,6 +294,7 @@ def task_row(task: Task, *, now: datetime, tz: ZoneInfo, username: str | None = 
         attention=task.state in ATTENTION,
         switches=_switches(task),
         kind=task_kind(task),
+        account=task.account,
     )
 
 

@@ -4,7 +4,6 @@ in through the real redirects and consent page, choosing the creator there."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,15 +18,7 @@ from tests.support.wait import wait_until
 
 
 
-def _web_serves_accounts() -> bool:
-    """The routes come from the page side of issue 15 (branch `page`); until it is merged these
-    tests have nothing to drive. Remove this gate once it is."""
-    from ralph_watch.web import api
-    return "/api/accounts" in Path(api.__file__).read_text(encoding="utf-8")
-
-
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not _web_serves_accounts(),
-                                                  reason="needs /login?account= and /api/accounts (branch page)")]
+pytestmark = pytest.mark.e2e
 MAIN = "emu-open-id-0001"      # the profile's default creator
 BRAND = "emu-open-id-0002"
 

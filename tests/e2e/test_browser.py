@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import os
 import re
+import struct
+import zlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from ralph_watch.tasks import State
+from ralph_watch.web import WebServer, make_app
 from tests.support.browser import PageLog, launch, login_by_clicking, shoot, watch
+from tests.support.fake_backend import START, FakeBackend, FakeClock, web_config
 from tests.support.videos import big_mp4, small_mp4
 from tests.support.wait import wait_until
 
@@ -366,3 +372,104 @@ class TestIssue16Page:
                 assert_clean(log)
             finally:
                 context.close()
+
+
+# -- several accounts (issue 15): the page served in-process over the fake backend ---------------
+
+def _png() -> bytes:
+    """A real 8x8 PNG, so the avatars load (a broken image would be a failed load in the log)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"\x30\x80\xd0" * 8 for _ in range(8))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def accounts_site(request):
+    """The page for a fake backend holding the accounts given by indirect parametrization (two by default)."""
+    names = getattr(request, "param", ("main", "brand"))
+    clock = FakeClock(START)
+    config = web_config()
+    backend = FakeBackend(clock=clock, config=config, names=names, avatar_image=(_png(), "image/png"))
+    for name in names[:-1]:   # every account but the last is logged in
+        backend.finish_login(code="c", code_verifier="v", scopes="video.publish", account=name)
+        backend._login(name)["username"] = f"{name}.handle"
+    backend.quotas[names[-1]] = {"posts": 0, "posts_cap": 15, "drafts": 0, "drafts_cap": 5}
+    backend.quotas[names[0]] = {"posts": 9, "posts_cap": 15, "drafts": 2, "drafts_cap": 5}
+    later = START + timedelta(hours=3)
+    for i, name in enumerate(names):
+        backend.board.create(f"{name}/launch-video-with-a-long-name", state=State.SCHEDULED, account=name,
+                             video=f"{name}/launch-video-with-a-long-name.mp4", sidecar=f"{name}/launch.yaml",
+                             title=f"Launch day for {name} 🚀", privacy="SELF_ONLY", mode="direct",
+                             due=later + timedelta(minutes=i))
+    backend.board.create(f"{names[-1]}/waiting", state=State.NEEDS_LOGIN, account=names[-1],
+                         video=f"{names[-1]}/waiting.mp4", title="Waits for its login", privacy="SELF_ONLY",
+                         mode="direct", due=START)
+    server = WebServer(make_app(backend, config, clock=clock), "127.0.0.1", 0).start()
+    try:
+        yield server.url, backend
+    finally:
+        server.stop()
+
+
+class TestSeveralAccounts:
+    def test_two_accounts_cards_filter_and_logout_at_390_and_1280(self, accounts_site, page):
+        url, backend = accounts_site
+        log = watch(page, origin=url)
+        page.goto(url + "/")
+        scripted(page)
+        cards = page.locator("#accounts .account-card")
+        expect(cards).to_have_count(2)
+        main, brand = cards.nth(0), cards.nth(1)
+        expect(main.locator(".nick")).to_have_text("Ralph")
+        expect(main.locator(".handle")).to_have_text("@main.handle")
+        expect(main).to_contain_text("9 of 15")
+        expect(brand).to_contain_text("Not logged in")
+        expect(brand).to_contain_text("1 video waits for this login.")
+        expect(page.get_by_role("link", name="Log in brand with TikTok", exact=True)).to_have_attribute(
+            "href", "/login?account=brand")
+        expect(page.get_by_role("button", name="Log out main", exact=True)).to_be_visible()
+        wait_until(lambda: main.locator("img.avatar").evaluate("img => img.complete && img.naturalWidth > 0"), 10,
+                   "the avatar to load")
+        # every row says its account, also after the script's redraw
+        expect(row(page, "brand/waiting.mp4").locator("td.c-account")).to_have_text("brand")
+        expect(row(page, "main/launch-video-with-a-long-name.mp4").locator("td.c-account")).to_have_text("main")
+        shoot(page, "accounts")
+        for width in (390, 1280):
+            page.set_viewport_size({"width": width, "height": 900})
+            expect(page.get_by_role("link", name="Log in brand with TikTok", exact=True)).to_be_visible()
+        page.set_viewport_size({"width": 1280, "height": 900})
+        # the account filter keeps the order filter and the script keeps the account filter
+        page.get_by_role("link", name="due order").click()
+        page.locator("#account-filter").get_by_role("link", name="brand", exact=True).click()
+        assert "order=due" in page.url and "account=brand" in page.url
+        scripted(page)
+        expect(page.locator("#tasks tbody tr")).to_have_count(2)
+        expect(page.locator("#tasks td.c-account")).to_have_text(["brand", "brand"])
+        # logging one account out leaves the other logged in
+        page.get_by_role("button", name="Log out main", exact=True).click()
+        expect(page.locator('.account-card[data-account="main"]')).to_have_attribute("data-logged-in", "no")
+        expect(page.locator(".flash")).to_contain_text("Logged out main")
+        assert [kind for kind, _ in log.dialogs] == ["confirm"]
+        assert backend.account(account="main") is None
+        assert log.requests_off("127.0.0.1") == []
+        assert_clean(log)
+
+    @pytest.mark.parametrize("accounts_site", [("main", "brand", "shop", "news", "team-7")], indirect=True)
+    def test_five_accounts_fit_a_phone_without_sideways_scrolling(self, accounts_site, page):
+        url, _ = accounts_site
+        log = watch(page, origin=url)
+        page.set_viewport_size({"width": 390, "height": 900})
+        page.goto(url + "/")
+        scripted(page)
+        expect(page.locator("#accounts .account-card")).to_have_count(5)
+        lefts = page.evaluate("() => [...document.querySelectorAll('.account-card')].map(c => c.getBoundingClientRect().left)")
+        assert len(set(lefts)) == 1, f"on a phone the cards stack in one column: {lefts}"
+        wide = page.evaluate("() => document.documentElement.scrollWidth")
+        assert wide <= 390, f"the page is {wide} px wide at 390 px"
+        shoot(page, "accounts-five")   # also fails on any sideways overflow, at 390 and 1280 px
+        page.set_viewport_size({"width": 1280, "height": 900})
+        tops = page.evaluate("() => [...document.querySelectorAll('.account-card')].map(c => c.getBoundingClientRect().top)")
+        assert len(set(tops)) < 5, "at 1280 px the cards sit side by side"
+        assert_clean(log)

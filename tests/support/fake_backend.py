@@ -1,4 +1,9 @@
-"""A fake `WebBackend` for the web tests: a real TaskBoard, recorded calls, scripted answers."""
+"""A fake `WebBackend` for the web tests: a real TaskBoard, recorded calls, scripted answers.
+
+Several accounts (issue 15): `FakeBackend(clock=..., names=("main", "brand"))`. The first account's
+login is `logged_in_as` (as with one account); the others' are in `logins`. A login takes the
+TikTok user `next_open_id` (by default one per account name), and is refused, as the service
+refuses it, when that user is logged in under another name."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -43,33 +48,77 @@ class FakeBackend:
     quota_answer: dict = field(default_factory=lambda: {"posts": 0, "posts_cap": 15, "drafts": 0, "drafts_cap": 5})
     calls: list[tuple] = field(default_factory=list)
     inbox: Path | None = None  # real files for the video, thumbnail and edit routes
+    names: tuple[str, ...] = ("default",)
+    logins: dict[str, dict | None] = field(default_factory=dict)   # the accounts after the first
+    quotas: dict[str, dict] = field(default_factory=dict)          # per account; else quota_answer
+    next_open_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.board is None:
             self.board = TaskBoard(now=self.clock.now)
 
-    # -- account -----------------------------------------------------------------------
-    def account(self) -> dict | None:
-        return dict(self.logged_in_as) if self.logged_in_as else None
+    # -- accounts ----------------------------------------------------------------------
+    def _name(self, account: str | None) -> str:
+        if account is None:
+            return self.names[0]
+        if account not in self.names:
+            raise LoginError(f"There is no account named {account!r}; the accounts are {', '.join(self.names)}.")
+        return account
 
-    def login_url(self, *, state: str, code_challenge: str) -> str:
-        self.calls.append(("login_url", state, code_challenge))
+    def _login(self, name: str) -> dict | None:
+        return self.logged_in_as if name == self.names[0] else self.logins.get(name)
+
+    def _set_login(self, name: str, value: dict | None) -> None:
+        if name == self.names[0]:
+            self.logged_in_as = value
+        else:
+            self.logins[name] = value
+
+    def accounts(self) -> list[dict]:
+        out = []
+        for name in self.names:
+            acc = self._login(name)
+            waiting = len(self.board.select(lambda t, n=name: t.account == n and t.state is State.NEEDS_LOGIN))
+            out.append({"name": name, "logged_in": acc is not None, "nickname": acc.get("nickname") if acc else None,
+                        "inbox": f"./inbox/{name}" if len(self.names) > 1 else "./inbox",
+                        "username": acc.get("username") if acc else None, "avatar": bool(acc and acc.get("avatar")),
+                        "needs_login": waiting, "quota": self.quota(account=name),
+                        "access_token": "act.SECRET-ACCESS" if acc else None})   # the web layer must drop it
+        return out
+
+    def account(self, *, account: str | None = None) -> dict | None:
+        acc = self._login(self._name(account))
+        return dict(acc) if acc else None
+
+    def login_url(self, *, state: str, code_challenge: str, account: str | None = None) -> str:
+        self._name(account)
+        self.calls.append(("login_url", state, code_challenge) + ((account,) if account else ()))
         return f"https://www.tiktok.com/v2/auth/authorize/?client_key=ck&state={state}&code_challenge={code_challenge}"
 
-    def finish_login(self, *, code: str, code_verifier: str, scopes: str | None) -> None:
-        self.calls.append(("finish_login", code, code_verifier, scopes))
+    def finish_login(self, *, code: str, code_verifier: str, scopes: str | None, account: str | None = None) -> None:
+        name = self._name(account)
+        self.calls.append(("finish_login", code, code_verifier, scopes) + ((account,) if account else ()))
         if self.login_error:
             raise LoginError(self.login_error)
-        self.logged_in_as = {"nickname": "Ralph", "avatar": True, "access_expires_at": self.clock.now() + timedelta(hours=2),
-                             "refresh_expires_at": self.clock.now() + timedelta(days=180), "scopes": scopes,
-                             "access_token": "act.SECRET-ACCESS", "refresh_token": "rft.SECRET-REFRESH"}
+        open_id = self.next_open_id or f"open-{name}"
+        for other in self.names:
+            acc = self._login(other)
+            if other != name and acc is not None and acc.get("open_id") == open_id:
+                raise LoginError(f"This TikTok account (@{acc.get('username') or open_id}) is already logged in as "
+                                 f"{other}; log it out there first, or choose another TikTok account.")
+        self._set_login(name, {
+            "nickname": "Ralph" if name == self.names[0] else f"Ralph {name}", "avatar": True, "open_id": open_id,
+            "access_expires_at": self.clock.now() + timedelta(hours=2),
+            "refresh_expires_at": self.clock.now() + timedelta(days=180), "scopes": scopes,
+            "access_token": "act.SECRET-ACCESS", "refresh_token": "rft.SECRET-REFRESH"})
 
-    def logout(self) -> None:
-        self.calls.append(("logout",))
-        self.logged_in_as = None
+    def logout(self, *, account: str | None = None) -> None:
+        name = self._name(account)
+        self.calls.append(("logout",) + ((account,) if account else ()))
+        self._set_login(name, None)
 
-    def avatar(self) -> tuple[bytes, str] | None:
-        return self.avatar_image
+    def avatar(self, *, account: str | None = None) -> tuple[bytes, str] | None:
+        return self.avatar_image if self._login(self._name(account)) is not None or account is None else None
 
     # -- actions -----------------------------------------------------------------------
     def _task(self, task_id: str):
@@ -114,8 +163,8 @@ class FakeBackend:
     def warnings(self) -> list[str]:
         return list(self.warning_list)
 
-    def quota(self) -> dict:
-        return dict(self.quota_answer)
+    def quota(self, *, account: str | None = None) -> dict:
+        return dict(self.quotas.get(self._name(account), self.quota_answer))
 
     # -- media and edits (the service's rules, on real files in `inbox`) -----------------
     def open_video(self, task_id: str) -> tuple[int, Any, str]:

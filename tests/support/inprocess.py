@@ -94,13 +94,13 @@ class InProcess:
     def run_until(self, name: str, state: State, *, step: timedelta = timedelta(seconds=1),
                   limit: int = 300, also: Callable[[Task], bool] = lambda t: True) -> Task:
         """Step the scheduler and advance simulated time until the task is in `state`. The
-        publish workers are real threads (and the publisher's status polls wait in real time),
-        so each step gives them a moment, polled against a deadline, before time moves on."""
+        publish workers are real threads; each step's jobs end (the status checks are steps of
+        their own, on the FakeClock) before time moves on."""
         for _ in range(limit):
             self.service.scheduler.step()
-            try:
-                wait_until(lambda: self.task(name).state is state and also(self.task(name)), 0.2, f"{name} to be {state.value}")
-                return self.task(name)
-            except AssertionError:
-                self.clock.advance(step.total_seconds())
+            wait_until(lambda: self.service.workers.busy() == 0, 10, "the publish workers to finish their jobs")
+            t = self.task(name)
+            if t.state is state and also(t):
+                return t
+            self.clock.advance(step.total_seconds())
         raise AssertionError(f"{name} never became {state.value}: {self.task(name)}")

@@ -16,7 +16,7 @@ CORE = ["errors", "clock", "constants", "limits", "tasks", "strictyaml", "strict
         "config_model", "config_read", "config_sections", "config_accounts", "schedule", "inbox", "postplan",
         "reconcile", "reload", "cron",
         "dedupe",
-        "tiktok/protocol", "tiktok/errors", "reinit", "calendar_view", "media_rules", "outcomes", "progress"]
+        "tiktok/protocol", "tiktok/errors", "reinit", "calendar_view", "media_rules", "outcomes", "progress", "polling"]
 # What the pure core may import besides the standard library.
 ALLOWED_THIRD_PARTY = {"yaml", "croniter"}
 SHELL_ONLY = {"httpx", "httpcore", "bottle", "waitress", "watchdog", "av", "apprise", "socket", "subprocess",

@@ -108,3 +108,13 @@ class TestFlashes:
             store.flash(s, f"m{i}", kind="error")
         assert [t for _, t in store.pop_flashes(s)] == ["m3", "m4", "m5", "m6", "m7"]
         assert store.pop_flashes(s) == []
+
+
+def test_rotating_keeps_the_other_pending_logins_for_a_second_tab(store):
+    s = store.create()
+    store.begin_login(s, state="for-main", verifier="v1", account="main")
+    store.begin_login(s, state="for-brand", verifier="v2", account="brand")
+    assert store.take_pending(s, "for-main") == ("v1", "main")
+    new = store.rotate(s)
+    assert store.take_pending(new, "for-brand") == ("v2", "brand")
+    assert store.take_pending(new, "for-brand") is None

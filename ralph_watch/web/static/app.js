@@ -69,7 +69,7 @@
     var video = player.querySelector("video");
     video.setAttribute("src", link.getAttribute("href"));
     document.getElementById("player-title").textContent = link.getAttribute("data-title") || "(no title)";
-    document.getElementById("player-who").textContent = player.getAttribute("data-who") || "";
+    document.getElementById("player-who").textContent = link.getAttribute("data-who") || player.getAttribute("data-who") || "";
     var meta = [];
     if (link.getAttribute("data-privacy")) meta.push("Who can watch: " + link.getAttribute("data-privacy"));
     if (link.getAttribute("data-switches")) meta.push(link.getAttribute("data-switches"));
@@ -122,6 +122,14 @@
               "&offset=" + encodeURIComponent(table.getAttribute("data-offset")) + "&order=" + encodeURIComponent(order);
   var state = table.getAttribute("data-state");
   if (state) query += "&state=" + encodeURIComponent(state);
+  var accountName = table.getAttribute("data-account");   // the page's account filter (issue 15)
+  if (accountName) query += "&account=" + encodeURIComponent(accountName);
+  var several = table.getAttribute("data-several") === "yes";   // rows say their account
+  var whos = {};
+  Array.prototype.forEach.call(document.querySelectorAll("#accounts .account-card"), function (card) {
+    var handle = card.querySelector(".handle"), nick = card.querySelector(".nick");
+    whos[card.getAttribute("data-account")] = (handle && handle.textContent) || (nick && nick.textContent) || card.getAttribute("data-account");
+  });
   var etag = null;
   var privacyLabels = { PUBLIC_TO_EVERYONE: "public", MUTUAL_FOLLOW_FRIENDS: "friends",
                         FOLLOWER_OF_CREATOR: "followers", SELF_ONLY: "private" };
@@ -220,7 +228,7 @@
     if (f) vid.appendChild(el("span", { "class": "facts-line" }, f));
     if (t.has_video) {
       vid.appendChild(el("a", { "class": "preview", href: "/tasks/" + id + "/video", "aria-label": "Preview " + name,
-        "data-title": t.title || "", "data-privacy": privacyLabels[t.privacy] || t.privacy || "",
+        "data-who": several ? whos[t.account] || "" : null, "data-title": t.title || "", "data-privacy": privacyLabels[t.privacy] || t.privacy || "",
         "data-mode": t.mode || "", "data-switches": switches(t) }, "Preview"));
     }
     var due = el("td", { "data-label": "Due", "class": "c-due" });
@@ -266,10 +274,12 @@
       act.appendChild(f);
       act.appendChild(document.createTextNode(" "));  // the same gap as the server's markup
     });
-    return [vid,
+    var out = [vid];
+    if (several) out.push(el("td", { "data-label": "Account", "class": "c-short c-account" }, t.account || ""));
+    return out.concat([
             el("td", { "data-label": "Title", "class": "c-title" }, t.title || ""),
             el("td", { "data-label": "Privacy", "class": "c-short" }, privacyLabels[t.privacy] || t.privacy || ""),
-            el("td", { "data-label": "Mode", "class": "c-short" }, t.mode || ""), due, st, act];
+            el("td", { "data-label": "Mode", "class": "c-short" }, t.mode || ""), due, st, act]);
   }
   function render(tasks) {
     var seen = {};
@@ -306,9 +316,10 @@
     tasks.forEach(function (t) { counts[t.state] = (counts[t.state] || 0) + 1; });
     var states = (filters.getAttribute("data-states") || "").split(" ");
     while (filters.firstChild) filters.removeChild(filters.firstChild);
-    filters.appendChild(el("a", { href: "/", "class": "current" }, "all (" + tasks.length + ")"));
+    var acc = accountName ? "account=" + encodeURIComponent(accountName) : "";
+    filters.appendChild(el("a", { href: acc ? "/?" + acc : "/", "class": "current" }, "all (" + tasks.length + ")"));
     states.forEach(function (s) {
-      if (counts[s]) filters.appendChild(el("a", { href: "/?state=" + encodeURIComponent(s) }, s + " (" + counts[s] + ")"));
+      if (counts[s]) filters.appendChild(el("a", { href: "/?state=" + encodeURIComponent(s) + (acc ? "&" + acc : "") }, s + " (" + counts[s] + ")"));
     });
     if (!counter) return;
     while (counter.firstChild) counter.removeChild(counter.firstChild);
@@ -326,6 +337,7 @@
     return fetch(url, { headers: headers || {}, credentials: "same-origin", cache: "no-store" });
   }
   var account = document.getElementById("account");
+  var cards = Array.prototype.slice.call(document.querySelectorAll("#accounts .account-card"));
   var health = document.getElementById("health");
   var healthState = document.getElementById("health-state");
   var pausedState = document.getElementById("paused-state");
@@ -340,7 +352,18 @@
     var tasks = get("/api/tasks?" + query, h).then(function (r) {
       if (r.status === 200) { etag = r.headers.get("ETag"); return r.json().then(render); }
     });
-    var acct = get("/api/account", { Accept: "application/json" }).then(function (r) {
+    // A login or logout elsewhere (another tab, the token expiring): the page reloads to show it.
+    var acct = cards.length ? get("/api/accounts", { Accept: "application/json" }).then(function (r) {
+      if (r.status !== 200) return;
+      return r.json().then(function (list) {
+        var now = {};
+        list.forEach(function (a) { now[a.name] = Boolean(a.logged_in); });
+        var changed = cards.some(function (c) {
+          return now[c.getAttribute("data-account")] !== (c.getAttribute("data-logged-in") === "yes");
+        });
+        if (changed) window.location.reload();
+      });
+    }) : get("/api/account", { Accept: "application/json" }).then(function (r) {
       if (r.status !== 200) return;
       return r.json().then(function (a) {
         var was = account && account.getAttribute("data-logged-in") === "yes";

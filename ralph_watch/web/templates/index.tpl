@@ -2,12 +2,21 @@
 <div id="banners">
   <p class="banner banner-warn" id="banner-paused" role="status"{{'' if banners['paused'] else ' hidden'}}>Publishing is
     paused: nothing is sent to TikTok until you press “Resume publishing”. Due videos wait as scheduled.</p>
+  % if cards:
+  <p class="banner banner-warn" id="banner-logged-out" role="status"{{'' if banners['logged_out'] else ' hidden'}}>{{logged_out}}
+    of {{len(cards)}} TikTok accounts {{'is' if logged_out == 1 else 'are'}} logged out: their videos are not published
+    until you log them in below. The other accounts keep publishing.</p>
+  % else:
   <p class="banner banner-warn" id="banner-logged-out" role="status"{{'' if banners['logged_out'] else ' hidden'}}>The
     TikTok account is logged out: nothing is published until you log in with TikTok below.</p>
+  % end
   <p class="banner banner-danger" id="banner-inbox" role="alert"{{'' if banners['inbox_lost'] else ' hidden'}}>The
     inbox folder cannot be read (is its disk or network share still mounted?): new videos are not seen and
     nothing is deleted until it is back.</p>
 </div>
+% if cards:
+% include('accounts', cards=cards, csrf=csrf, music_url=music_url)
+% else:
 <section class="card account" id="account" data-logged-in="{{'yes' if account else 'no'}}">
 % if account:
   <div class="who">
@@ -37,6 +46,7 @@
     <a href="/privacy">What happens to your data</a></p>
 % end
 </section>
+% end
 
 % if warnings:
 <section class="card warnings" aria-label="Warnings">
@@ -109,29 +119,39 @@
 
 <section class="card tasks">
   <h2>Tasks</h2>
+  % if cards:
+  % keep = order if order != 'attention' else None
+  <nav class="filters account-filter" id="account-filter" aria-label="Filter by account">
+    <span class="muted">Account:</span>
+    <a href="{{href(state=state, order=keep)}}" class="{{'current' if not selected else ''}}">all</a>
+    % for c in cards:
+    <a href="{{href(state=state, order=keep, account=c['name'])}}" class="{{'current' if c['name'] == selected else ''}}">{{c['name']}}</a>
+    % end
+  </nav>
+  % end
   <nav class="filters" id="filters" aria-label="Filter by state" data-states="{{' '.join(states)}}">
-    <a href="/" class="{{'current' if not state else ''}}">all ({{sum(counts.values())}})</a>
+    <a href="{{href(account=selected)}}" class="{{'current' if not state else ''}}">all ({{sum(counts.values())}})</a>
     % for s in states:
     %   if counts.get(s) or s == state:
-    <a href="/?state={{s}}" class="{{'current' if s == state else ''}}">{{s}} ({{counts.get(s, 0)}})</a>
+    <a href="{{href(state=s, account=selected)}}" class="{{'current' if s == state else ''}}">{{s}} ({{counts.get(s, 0)}})</a>
     %   end
     % end
   </nav>
   <p class="order" id="order">
-    % oq = ('state=' + state + '&') if state else ''
     % if order == 'attention':
-    Needing a person first · <a href="/?{{oq}}order=due">due order</a>
+    Needing a person first · <a href="{{href(state=state, order='due', account=selected)}}">due order</a>
     % else:
-    <a href="/?{{oq}}order=attention">needing a person first</a> · due order
+    <a href="{{href(state=state, order='attention', account=selected)}}">needing a person first</a> · due order
     % end
   </p>
   <div class="scroll">
   <table id="tasks" data-state="{{state or ''}}" data-order="{{order}}" data-limit="{{page_size}}" data-offset="{{(page - 1) * page_size}}"
-         data-tz="{{tz_name}}" data-post-base="{{'https://www.tiktok.com/@' + account['username'] + '/video/' if account and account['username'] else 'https://www.tiktok.com/video/'}}">
+         data-tz="{{tz_name}}" data-account="{{selected or ''}}" data-several="{{'yes' if cards else 'no'}}" data-post-base="{{'https://www.tiktok.com/@' + account['username'] + '/video/' if account and account['username'] else 'https://www.tiktok.com/video/'}}">
     <thead>
-      <tr><th>Video</th><th>Title</th><th>Privacy</th><th>Mode</th><th>Due ({{tz_name}})</th><th>State</th><th>Actions</th></tr>
+      <tr><th>Video</th>{{!'<th>Account</th>' if cards else ''}}<th>Title</th><th>Privacy</th><th>Mode</th><th>Due ({{tz_name}})</th><th>State</th><th>Actions</th></tr>
     </thead>
     <tbody>
+    % whos = {c['name']: ('@' + c['username']) if c['username'] else (c['nickname'] or c['name']) for c in cards}
     % for r in rows:
       <tr id="task-{{r.id}}" data-id="{{r.id}}" data-name="{{r.video}}" data-note="{{r.note}}"
           data-files="{{' and '.join(r.files)}}" class="{{'attention' if r.attention else ''}}">
@@ -145,9 +165,15 @@
           % end
           % if r.has_video:
           <a class="preview" href="/tasks/{{r.id}}/video" aria-label="Preview {{r.video}}"
+             % if cards:
+             data-who="{{whos.get(r.account, '')}}"
+             % end
              data-title="{{r.title}}" data-privacy="{{r.privacy}}" data-mode="{{r.mode}}" data-switches="{{r.switches}}">Preview</a>
           % end
         </td>
+        % if cards:
+        <td data-label="Account" class="c-short c-account">{{r.account}}</td>
+        % end
         <td data-label="Title" class="c-title">{{r.title}}</td>
         <td data-label="Privacy" class="c-short">{{r.privacy}}</td>
         <td data-label="Mode" class="c-short">{{r.mode}}</td>
@@ -200,7 +226,7 @@
   </table>
   </div>
   % if not rows:
-  <p class="muted" id="empty">No tasks{{' in state ' + state if state else ''}}. Drop a video and its .yaml sidecar into the inbox.</p>
+  <p class="muted" id="empty">No tasks{{' in state ' + state if state else ''}}{{' of ' + selected if selected else ''}}. Drop a video and its .yaml sidecar into the inbox.</p>
   % end
   <dialog id="player" aria-labelledby="player-title"
           data-who="{{('@' + account['username']) if account and account['username'] else (account['nickname'] if account else 'your TikTok account')}}">
@@ -216,14 +242,13 @@
   </dialog>
   % if pages > 1:
   <nav class="pager" aria-label="Pages">
-    % q = ('state=' + state + '&') if state else ''
-    % q += ('order=' + order + '&') if order != 'attention' else ''
+    % keep = order if order != 'attention' else None
     % if page > 1:
-    <a href="/?{{q}}page={{page - 1}}">← earlier</a>
+    <a href="{{href(state=state, order=keep, account=selected, page=page - 1)}}">← earlier</a>
     % end
     <span>page {{page}} of {{pages}} ({{total}} tasks)</span>
     % if page < pages:
-    <a href="/?{{q}}page={{page + 1}}">later →</a>
+    <a href="{{href(state=state, order=keep, account=selected, page=page + 1)}}">later →</a>
     % end
   </nav>
   % end
