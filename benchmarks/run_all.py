@@ -29,6 +29,7 @@ FULL = [
     ("bench_lateness.py", []),
     ("bench_web.py", []),
     ("bench_clients.py", []),
+    ("bench_accounts.py", []),
 ]
 QUICK = {
     "bench_upload.py": ["--runs", "1"],
@@ -39,6 +40,7 @@ QUICK = {
     "bench_lateness.py": ["--pairs", "20"],
     "bench_web.py": ["--seconds", "5"],
     "bench_clients.py": ["--clients", "10"],
+    "bench_accounts.py": ["--accounts", "10", "--pairs", "100", "--rounds", "1"],
 }
 
 

@@ -20,7 +20,7 @@ from .errors import ConfigError, LockError
 
 __all__ = ["main", "build_parser", "cmd_run", "cmd_demo", "cmd_emulator", "cmd_check", "cmd_new", "cmd_status",
            "cmd_action", "status_table", "PageSession", "ActionFailed", "demo_config", "demo_state_dir",
-           "write_sample", "load_config_or_default"]
+           "demo_account_names", "demo_creators", "write_sample", "load_config_or_default", "MAX_DEMO_ACCOUNTS"]
 
 log = logging.getLogger("ralph_watch")
 
@@ -86,6 +86,9 @@ def _add_service_parsers(sub: Any) -> None:
     d.add_argument("--settle-seconds", type=float, default=1.0,
                    help="seconds a file must stay unchanged before it counts as complete (default: 1)")
     d.add_argument("--profile", type=Path, default=None, help="emulator profile (YAML)")
+    d.add_argument("--accounts", type=int, default=1, metavar="N",
+                   help="start N accounts, each with its inbox INBOX/main, INBOX/brand, INBOX/acc3, ... and its own "
+                        f"emulated TikTok creator (default: 1, the inbox itself; at most {MAX_DEMO_ACCOUNTS})")
     d.set_defaults(func=cmd_demo)
 
     c = sub.add_parser("check", help="validate pairs and sidecars without publishing")
@@ -208,11 +211,44 @@ def _serve(service: Any, *, port: int, fix: str) -> int:
     return 0
 
 
+MAX_DEMO_ACCOUNTS = 50
+
+
+def demo_account_names(n: int) -> list[str]:
+    """The demo's account names: main, brand, then acc3, acc4, ..."""
+    return ["main", "brand", *(f"acc{k}" for k in range(3, n + 1))][:n]
+
+
+def demo_creators(profile: Any, names: Sequence[str]) -> Any:
+    """The emulator profile with at least one creator per account, so each account can log in as
+    its own: the profile's creators first, then made-up ones named after the accounts."""
+    from dataclasses import replace
+    from .emulator import Account
+    have = profile.accounts()
+    taken = {a.open_id for a in have}
+    made = [Account(open_id=_fresh(f"emu-open-id-{k + 1:04d}", taken), nickname=f"{name.capitalize()} Emulator",
+                    username=f"{name}.emulator") for k, name in enumerate(names) if k >= len(have)]
+    return replace(profile, other_accounts=[*profile.other_accounts, *made]) if made else profile
+
+
+def _fresh(open_id: str, taken: set[str]) -> str:
+    """`open_id`, or it with a suffix when a profile's own creator already has it."""
+    while open_id in taken:
+        open_id += "-demo"
+    taken.add(open_id)
+    return open_id
+
+
 def demo_config(*, inbox: Path, port: int, state_dir: Path, emulator_url: str, client_key: str, client_secret: str,
-                settle_seconds: float, limits: dict[str, Any] | None = None) -> Any:
+                settle_seconds: float, limits: dict[str, Any] | None = None,
+                accounts: Sequence[str] = ()) -> Any:
+    """The demo's config. `accounts`: names of several accounts, each with the inbox INBOX/NAME;
+    none: the top-level inbox, as before."""
     from .config import load_config
+    place: dict[str, Any] = ({"accounts": {n: {"inbox": str((inbox / n).resolve())} for n in accounts}}
+                             if accounts else {"inbox": str(inbox.resolve())})
     data = {
-        "inbox": str(inbox.resolve()),
+        **place,
         "state_dir": str(state_dir.resolve()),
         "watch": {"settle_seconds": settle_seconds, "poll_seconds": 1},
         "web": {"host": "127.0.0.1", "port": port},
@@ -228,7 +264,8 @@ def demo_config(*, inbox: Path, port: int, state_dir: Path, emulator_url: str, c
     # Only TZ from the environment: the demo's zone is the machine's (as its log lines are), while
     # TIKTOK_CLIENT_KEY and friends must not replace the emulator's credentials.
     environ = {"TZ": os.environ["TZ"]} if os.environ.get("TZ") else {}
-    return load_config(yaml.safe_dump(data), base_dir=Path.cwd(), environ=environ)
+    # In the order written: the first account is the one /api/account answers for.
+    return load_config(yaml.safe_dump(data, sort_keys=False), base_dir=Path.cwd(), environ=environ)
 
 
 def demo_state_dir(inbox: Path) -> Path:
@@ -244,28 +281,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .service import Service
     from .emulator import EmulatorServer, load_profile
 
+    if not 1 <= args.accounts <= MAX_DEMO_ACCOUNTS:
+        print(f"ralph-watch demo: --accounts: give 1 to {MAX_DEMO_ACCOUNTS}, not {args.accounts}", file=sys.stderr)
+        return 2
     harden()  # as `run` does: the demo holds tokens too
     if _port_taken("127.0.0.1", args.port):
         print(f"ralph-watch: port {args.port} is in use; choose another with --port", file=sys.stderr)
         return 2
-    profile = load_profile(args.profile)
+    names = demo_account_names(args.accounts) if args.accounts > 1 else []
+    profile = demo_creators(load_profile(args.profile), names)
     emu = EmulatorServer(profile, host="127.0.0.1", port=args.emulator_port).start()
     state_dir = args.state_dir or demo_state_dir(args.inbox)
     from dataclasses import asdict
     config = demo_config(inbox=args.inbox, port=args.port, state_dir=state_dir, emulator_url=emu.base_url,
                          client_key=profile.client_key, client_secret=profile.client_secret,
-                         settle_seconds=args.settle_seconds, limits=asdict(profile.limits))
-    config.inbox.mkdir(parents=True, exist_ok=True)
-    if args.sample:
-        write_sample(config.inbox)
-    print(f"ralph-watch demo: open http://127.0.0.1:{args.port}/ and press \"Log in with TikTok\".\n"
-          f"  inbox: {config.inbox}\n  TikTok emulator: {emu.base_url}/ (what it received)\n"
-          f"  time zone: {config.timezone} (set TZ to change it)\n"
-          "  Drop a video and its .yaml into the inbox (or restart with --sample). Ctrl-C stops.", flush=True)
+                         settle_seconds=args.settle_seconds, limits=asdict(profile.limits), accounts=names)
+    for account in config.accounts:
+        account.inbox.mkdir(parents=True, exist_ok=True)
+        if args.sample:
+            write_sample(account.inbox)
+    print(_demo_banner(config, names, profile, port=args.port, emulator_url=emu.base_url), flush=True)
     try:
         return _serve(Service(config), port=args.port, fix="with --port")
     finally:
         emu.stop()
+
+
+def _demo_banner(config: Any, names: Sequence[str], profile: Any, *, port: int, emulator_url: str) -> str:
+    """What the demo prints at start: the page, each account's inbox (and its creator), the emulator."""
+    if names:
+        creators = profile.accounts()
+        where = "".join(f"\n    {a.name}: {a.inbox} (log in as {c.nickname})"
+                        for a, c in zip(config.accounts, creators))
+        press = "press \"Log in with TikTok\" on each account's card and choose its creator on the consent page"
+        drop = "  Drop a video and its .yaml into an account's inbox"
+        inboxes = f"  inboxes ({len(names)} accounts):{where}"
+    else:
+        press, drop, inboxes = "press \"Log in with TikTok\"", "  Drop a video and its .yaml into the inbox", \
+            f"  inbox: {config.inbox}"
+    return (f"ralph-watch demo: open http://127.0.0.1:{port}/ and {press}.\n"
+            f"{inboxes}\n  TikTok emulator: {emulator_url}/ (what it received)\n"
+            f"  time zone: {config.timezone} (set TZ to change it)\n"
+            f"{drop} (or restart with --sample). Ctrl-C stops.")
 
 
 def write_sample(inbox: Path) -> Path:

@@ -7,13 +7,16 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import SidecarError, SidecarProblem
 
+if TYPE_CHECKING:  # types only: the CLI's start-up imports no config module before it needs one
+    from .config_model import AccountConfig, Config
 
 
-def load_config_or_default(path: Path | None) -> Any:
+
+def load_config_or_default(path: Path | None) -> Config:
     """The config at `path`, or the built-in one (inbox ./inbox) when no file is named."""
     from .config import default_config, read_config
     if path is None:
@@ -21,15 +24,37 @@ def load_config_or_default(path: Path | None) -> Any:
     return read_config(path)
 
 
+class Judges:
+    """Whose time zone and defaults apply to a path: the account whose inbox holds it (both
+    resolved, so ./inbox/brand/x.mp4 and an absolute path agree); else the top level's. The
+    inboxes are resolved once, not once per pair."""
+
+    def __init__(self, config: Config) -> None:
+        self.inboxes = [(a, a.inbox.resolve()) for a in config.accounts]
+        self.fallback = config.top_level or config.accounts[0]
+
+    def of(self, path: Path) -> AccountConfig:
+        return owning_account(self.inboxes, path.resolve()) or self.fallback
+
+
+def owning_account(inboxes: list[tuple[AccountConfig, Path]], path: Path) -> AccountConfig | None:
+    """The account whose (resolved) inbox is or holds the (resolved) `path`, or None."""
+    for account, inbox in inboxes:
+        if path == inbox or path.is_relative_to(inbox):
+            return account
+    return None
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from .inbox import classify, is_ignored
 
     config = _check_config(args.config)
+    judges = Judges(config)
     now = _now()
     warnings: list[SidecarProblem] = []
-    targets = args.paths or [config.inbox]
+    targets = args.paths or [a.inbox for a in config.accounts]
     problems: list[SidecarProblem] = []
-    crons: dict[str, Any] = {}
+    crons: dict[tuple[str, str, str], list[str]] = {}
     checked = 0
     for target in targets:
         if not target.exists() and not target.is_symlink():
@@ -43,7 +68,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             continue
         root, pairs = _collect(target, classify, is_ignored)
         for key, files in sorted(pairs.items()):
-            checked += _check_pair(root, target, key, files, config, now, problems, warnings, crons)
+            judge = judges.of(root / key)
+            checked += _check_pair(root, target, key, files, config, judge, now, problems, warnings, crons)
     for w in warnings:
         where = f"{w.path}:{w.line}" if w.line is not None else w.path
         print(f"{where}: warning: {w.message}", file=sys.stderr if args.json else sys.stdout)
@@ -57,18 +83,23 @@ def cmd_check(args: argparse.Namespace) -> int:
             from .schedule import describe_slots, parse_cron
             from .clock import SystemClock
             now = SystemClock().now()
-            for key, pairs in sorted(crons.items()):
-                print(f"\ncron {key} ({len(pairs)} pair(s)): next {args.next} slots")
-                for line in describe_slots(parse_cron(key), after=now, tz=config.tz, n=args.next):
+            # Each account has its own cron queues, in its own zone.
+            from zoneinfo import ZoneInfo
+            for (key, account, zone), names in sorted(crons.items()):
+                whose = f"account {account}, " if config.configured_accounts and account else ""
+                print(f"\ncron {key} ({whose}{len(names)} pair(s)): next {args.next} slots")
+                for line in describe_slots(parse_cron(key), after=now, tz=ZoneInfo(zone), n=args.next):
                     print(f"  {line}")
         if not problems:
             print(f"{checked} pair(s) checked: no problems", file=sys.stderr)
     return 1 if problems else 0
 
 
-def _check_pair(root: Path, target: Path, key: str, files: dict[str, list[str]], config: Any, now: Any,
-                problems: list[SidecarProblem], warnings: list[SidecarProblem], crons: dict[str, Any]) -> bool:
-    """One pair's verdict into `problems`/`warnings`; True when its video and sidecar were both there."""
+def _check_pair(root: Path, target: Path, key: str, files: dict[str, list[str]], config: Config,
+                judge: AccountConfig, now: Any, problems: list[SidecarProblem], warnings: list[SidecarProblem],
+                crons: dict[tuple[str, str, str], list[str]]) -> bool:
+    """One pair's verdict into `problems`/`warnings`; True when its video and sidecar were both there.
+    Judged in `judge`'s time zone and with its defaults (the account whose inbox holds it)."""
     from .validate import validate_pair
 
     shown = {k: [str(_shown(root, target, r)) for r in v] for k, v in files.items()}
@@ -79,7 +110,7 @@ def _check_pair(root: Path, target: Path, key: str, files: dict[str, list[str]],
                                        " and ".join(shown.get("video", []) + shown.get("sidecar", []))))
         return False
     if not videos:
-        parsed = _lint_sidecar(root, sidecars[0], shown["sidecar"][0], config, problems)
+        parsed = _lint_sidecar(root, sidecars[0], shown["sidecar"][0], judge, problems)
         if parsed is not None:
             _check_timing(parsed, shown["sidecar"][0], config, now, problems, warnings)
         problems.append(SidecarProblem(shown["sidecar"][0], f"no video next to it ({Path(key).name}.mp4, "
@@ -89,8 +120,8 @@ def _check_pair(root: Path, target: Path, key: str, files: dict[str, list[str]],
         problems.append(SidecarProblem(shown["video"][0], f"no sidecar next to it ({Path(key).name}.yaml); "
                                                           f"`ralph-watch new {shown['video'][0]}` writes one"))
         return False
-    result, found = validate_pair(root, video=videos[0], sidecar=sidecars[0], tz=config.tz,
-                                  defaults=config.defaults)
+    result, found = validate_pair(root, video=videos[0], sidecar=sidecars[0], tz=judge.tz,
+                                  defaults=judge.defaults)
     for p in found:
         problems.append(SidecarProblem(str(_shown(root, target, p.path)), p.message, p.line, p.key))
     if result is not None:
@@ -99,19 +130,23 @@ def _check_pair(root: Path, target: Path, key: str, files: dict[str, list[str]],
         _check_upload_time(result.identity.size, shown["video"][0], config, warnings)
         _check_plan(result.sidecar, str(_shown(root, target, sidecars[0])), config, problems, warnings)
     if result is not None and result.sidecar.cron:
-        crons.setdefault(result.sidecar.cron, []).append(str(base))
+        crons.setdefault((result.sidecar.cron, judge.name, judge.timezone), []).append(str(base))
     return True
 
 
-def _check_config(path: Path | None) -> Any:
+def _check_config(path: Path | None) -> Config:
     """The config `check` judges against: -c, else ./config.yaml as `run` reads it, else the defaults.
 
-    Named on stderr (with its time zone) so that a --json reader's stdout stays clean."""
+    Named on stderr (with its time zones) so that a --json reader's stdout stays clean."""
     from .config import default_config, read_config
     path = path if path is not None else _dot_config()
     config = default_config(Path.cwd()) if path is None else read_config(path)
     source = str(path) if path is not None else "the built-in defaults (no ./config.yaml; -c CONFIG picks one)"
-    print(f"ralph-watch check: using {source}, time zone {config.timezone}", file=sys.stderr)
+    top = config.top_level or config.accounts[0]
+    print(f"ralph-watch check: using {source}, time zone {top.timezone}", file=sys.stderr)
+    for account in config.configured_accounts:
+        print(f"ralph-watch check: account {account.name} ({account.inbox}): time zone {account.timezone}",
+              file=sys.stderr)
     return config
 
 
@@ -125,13 +160,13 @@ def _now() -> Any:
     return SystemClock().now()
 
 
-def _lint_sidecar(root: Path, rel: str, shown: str, config: Any, problems: list[SidecarProblem]) -> Any:
+def _lint_sidecar(root: Path, rel: str, shown: str, judge: AccountConfig, problems: list[SidecarProblem]) -> Any:
     """A sidecar without its video: every problem it has, as the service would report them later."""
     from .sidecar import parse_sidecar
     from .validate import read_sidecar_bytes
     try:
         data = read_sidecar_bytes(root / rel, shown=shown)
-        return parse_sidecar(data, path=shown, tz=config.tz, defaults=config.defaults)
+        return parse_sidecar(data, path=shown, tz=judge.tz, defaults=judge.defaults)
     except SidecarError as exc:
         problems.extend(exc.problems)
         return None
@@ -231,8 +266,9 @@ def cmd_new(args: argparse.Namespace) -> int:
     text = render_sidecar(_new_values(args))
     target = video.with_name(c[1] + ".yaml")
     config = load_config_or_default(args.config if args.config is not None else _dot_config())
+    judge = Judges(config).of(video)   # the account whose inbox holds VIDEO, else the top level
     try:
-        parsed = parse_sidecar(text.encode(), path=str(target), tz=config.tz, defaults=config.defaults)
+        parsed = parse_sidecar(text.encode(), path=str(target), tz=judge.tz, defaults=judge.defaults)
     except SidecarError as exc:
         # The file does not exist yet: name the option that made the bad value, not a line.
         for p in exc.problems:

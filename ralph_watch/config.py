@@ -120,7 +120,8 @@ def load_config(text: str, *, base_dir: Path, environ: Mapping[str, str], path: 
     return Config(inbox=first.inbox if first else inbox, state_dir=state_dir,
                   timezone=first.timezone if first else timezone, watch=watch, schedule=schedule,
                   web=web, tiktok=tiktok, notify=notify, upload=upload,
-                  defaults=first.defaults if first else defaults, dedupe=dedupe, configured_accounts=accounts)
+                  defaults=first.defaults if first else defaults, dedupe=dedupe, configured_accounts=accounts,
+                  top_level=AccountConfig("", inbox, timezone, defaults) if first else None)
 
 
 def read_config(path: Path, environ: Mapping[str, str] = os.environ) -> Config:

@@ -116,6 +116,9 @@ class Config:
     dedupe: DedupeConfig = field(default_factory=DedupeConfig)
     # What `accounts:` listed, in file order; empty when the config has the top-level inbox only.
     configured_accounts: tuple[AccountConfig, ...] = ()
+    # With `accounts:`, the top-level timezone and defaults as written (the fields above are the
+    # first account's): `check` and `new` judge a path in no account's inbox by them.
+    top_level: AccountConfig | None = None
 
     @property
     def accounts(self) -> tuple[AccountConfig, ...]:

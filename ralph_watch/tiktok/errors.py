@@ -27,6 +27,8 @@ __all__ = [
     "classify_fail_reason",
     "rule_for",
     "tiktok_error",
+    "login_refusal",
+    "UNAUDITED_USER_CAP",
 ]
 
 
@@ -47,6 +49,12 @@ class Rule:
     wait: str | None = None
     http_status: int | None = None   # upload rows: the PUT status ("5xx" rows use 500)
 
+
+# TikTok's cap for an unaudited app (tiktok-api.md §5.2); the sentences name the figure people read in the docs.
+UNAUDITED_USER_CAP = 5
+_AUDIT_OR_LOG_OUT = ("get the app audited in the TikTok developer portal (an audited app may serve more users), or "
+                     "log out an account you do not need on the status page, so that its place is free once its "
+                     "24 hours are over.")
 
 _FIX_MEDIA = ("Export the video again to match and drop it into the inbox with its sidecar; "
               "ralph-watch does not retry this one as it stands.")
@@ -120,9 +128,10 @@ _ROWS: tuple[Rule, ...] = (
          "TikTok allows at most 5 drafts waiting in the creator's TikTok inbox per 24 hours: open the TikTok app "
          "and post or discard the waiting drafts; ralph-watch tries again later.", wait="day"),
     Rule("api", "reached_active_user_cap", Action.RETRY_LATER,
-         "The app has reached TikTok's daily quota of accounts posting through it (unaudited apps: 5 accounts "
-         "per 24 hours; the quota is the app's, not this account's fault): ralph-watch keeps the video "
-         "scheduled and tries again when the day has rolled on; fewer accounts on one app avoid it.", wait="day"),
+         "The app has reached TikTok's daily quota of accounts posting through it (an unaudited app may post for "
+         f"at most {UNAUDITED_USER_CAP} TikTok users in 24 hours; the quota is the app's, not this account's "
+         "fault): ralph-watch keeps the video scheduled and tries again when the 24 hours have passed. To avoid "
+         "this wait next time, " + _AUDIT_OR_LOG_OUT, wait="day"),
     Rule("api", "unaudited_client_can_only_post_to_private_accounts", Action.USER_FIX,
          "TikTok accepts posts from this app only to private accounts until the app passes TikTok's audit: make "
          "the TikTok *account* private and use `privacy: private`, or use `mode: draft` to send it to your TikTok "
@@ -138,6 +147,12 @@ _ROWS: tuple[Rule, ...] = (
          "TikTok refused the login because the app is in sandbox mode and this account is not one of its "
          "target users: add the account under Sandbox > Target users in the TikTok developer portal (it can "
          "take an hour to show), then log in again."),
+    # Ours: TikTok documents the unaudited cap only at init, so a consent refused for it is
+    # recognised by `login_refusal` (access_denied whose description says so).
+    Rule("authorize", "unaudited_user_cap", Action.NEEDS_LOGIN,
+         "TikTok refused this login because the app is unaudited: TikTok lets an unaudited app post for at most "
+         f"{UNAUDITED_USER_CAP} TikTok users in 24 hours, and that many others have used it in the last 24 hours. "
+         "Nothing changed here. Wait until 24 hours have passed and log in again, or " + _AUDIT_OR_LOG_OUT),
     Rule("authorize", "code_challenge", Action.PERMANENT,
          "TikTok refused the login's PKCE code challenge: this is a bug in ralph-watch, please report it."),
     Rule("authorize", "redirect_uri", Action.USER_FIX,
@@ -256,6 +271,16 @@ ENDPOINT_SCOPES: Mapping[str, str] = {
 def rule_for(source: str, code: str) -> Rule | None:
     return {"oauth": OAUTH_ERRORS, "authorize": AUTHORIZE_ERRORS, "api": API_ERRORS, "fail_reason": FAIL_REASONS,
             "local": LOCAL_ERRORS}.get(source, {}).get(code)
+
+
+def login_refusal(error: str, error_type: str, description: str) -> str | None:
+    """The sentence for a login TikTok's consent refused because the app's unaudited user cap is
+    reached, or None for any other callback error. TikTok does not document this answer: the cap's
+    code in `error` or `error_type`, or access_denied whose description names the unaudited cap."""
+    said = description.lower()
+    capped = "reached_active_user_cap" in (error, error_type) or (
+        error == "access_denied" and "unaudited" in said and ("users" in said or "user cap" in said))
+    return AUTHORIZE_ERRORS["unaudited_user_cap"].hint if capped else None
 
 
 def tiktok_error(code: str, message: str = "", *, action: Action | None = None, hint: str | None = None,

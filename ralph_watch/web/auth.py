@@ -6,8 +6,9 @@ from typing import Any
 
 from bottle import request, response  # type: ignore[import-untyped]  # bottle ships no type information
 
+from ..tiktok.errors import login_refusal
 from .backend import LoginError
-from .base import IMAGE_TYPES, MAX_CODE, AppBase, Reply, json_body, wants_json
+from .base import IMAGE_TYPES, MAX_CODE, AppBase, Reply, json_body, log, wants_json
 from .security import http_url, new_pkce, new_state, password_ok
 from .sessions import COOKIE_NAME
 
@@ -143,6 +144,10 @@ class AuthMixin(AppBase):
 
 
 def _login_error_sentence(error: str, error_type: str, description: str) -> str:
+    refused = login_refusal(error, error_type, description)
+    if refused is not None:   # the unaudited cap: said in the log too, for whoever reads it later
+        log.warning("TikTok refused a login: %s", refused)
+        return refused
     if error_type == "non_sandbox_target":
         return ("TikTok refused the login: this TikTok app is in sandbox mode and the account you used is not one "
                 "of its target users. Add the account under Sandbox → Target users in the TikTok developer portal "

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from ralph_watch import __version__
-from tests.support.service import REPO, ServiceProcess, free_port
+from tests.support.service import REPO, ServiceProcess, free_port, parse_form
 from tests.support.videos import big_mp4, small_mp4
 from tests.support.wait import wait_until
 
@@ -219,6 +219,65 @@ class TestDemo:
         finally:
             http.close()
             demo.kill()
+
+
+def _web_serves_accounts() -> bool:
+    """/login?account= comes from the page side of issue 15 (as in tests/e2e/test_accounts.py)."""
+    from ralph_watch.web import api
+    return "/api/accounts" in Path(api.__file__).read_text(encoding="utf-8")
+
+
+def _consent(http: httpx.Client, account: str) -> tuple[httpx.Response, dict]:
+    r = http.get("/login", params={"account": account})
+    assert r.status_code in (302, 303), r.text
+    page = httpx.get(r.headers["location"], timeout=10)
+    return page, parse_form(page.text)
+
+
+class TestDemoAccounts:
+    def test_two_accounts_each_with_its_inbox_its_sample_and_its_own_creator(self, tmp_path):
+        port = free_port()
+        inbox, state = tmp_path / "in", tmp_path / "state"
+        demo = Background(tmp_path, "demo", "--accounts", "2", "--sample", "--port", str(port), "--inbox", str(inbox),
+                          "--state-dir", str(state))
+        http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+        try:
+            wait_until(lambda: demo.alive() and answers(f"http://127.0.0.1:{port}/healthz"), 60, "the demo to serve")
+            out = demo.text()
+            assert "inboxes (2 accounts):" in out
+            assert f"main: {inbox.resolve() / 'main'} (log in as Ralph Emulator)" in out
+            assert f"brand: {inbox.resolve() / 'brand'} (log in as Brand Emulator)" in out
+            for name in ("main", "brand"):
+                assert (inbox / name / "sample.mp4").exists() and (inbox / name / "sample.yaml").exists()
+            assert not (inbox / "sample.mp4").exists()
+            page, form = _consent(http, "brand")
+            # TikTok's account switcher: the consent page offers both creators
+            assert 'value="emu-open-id-0001"' in page.text and 'value="emu-open-id-0002"' in page.text
+            if _web_serves_accounts():
+                data: dict[str, list[str]] = {}
+                for k, v in form["fields"]:
+                    data.setdefault(k, []).append(v)
+                data["open_id"], data["decision"] = ["emu-open-id-0002"], ["authorize"]
+                back = httpx.post(httpx.URL(str(page.url)).join(form["action"]), data=data, timeout=10)
+                assert http.get(httpx.URL(back.headers["location"]).raw_path.decode()).status_code == 303
+                emu_url = re.search(r"TikTok emulator: (http://127\.0\.0\.1:\d+)/", out).group(1)
+
+                def posted():
+                    demo.alive()
+                    return [p["open_id"] for p in httpx.get(f"{emu_url}/_emulator/posts").json()]
+                wait_until(lambda: posted() == ["emu-open-id-0002"], 60, "brand's sample on brand's creator")
+                wait_until(lambda: not (inbox / "brand" / "sample.mp4").exists(), 30, "brand's sample to go")
+                assert (inbox / "main" / "sample.mp4").exists()   # main is not logged in: it waits
+            assert demo.terminate() == 0
+        finally:
+            http.close()
+            demo.kill()
+
+    @pytest.mark.parametrize("n", ["0", "51"])
+    def test_a_count_out_of_range_is_one_line_and_exit_2(self, tmp_path, n):
+        r = cli("demo", "--accounts", n, "--inbox", "in", "--state-dir", "st", cwd=tmp_path)
+        assert r.returncode == 2 and r.stderr.strip() == f"ralph-watch demo: --accounts: give 1 to 50, not {n}"
+        assert not (tmp_path / "in").exists()
 
 
 class JsonLogService(ServiceProcess):

@@ -446,3 +446,38 @@ def test_the_demo_config_takes_the_zone_from_tz_but_nothing_else(tmp_path, monke
     c = cli.demo_config(inbox=tmp_path, port=8080, state_dir=tmp_path, emulator_url="http://127.0.0.1:1",
                         client_key="emu", client_secret="emu-secret", settle_seconds=1.0)
     assert (c.timezone, c.tiktok.client_key) == ("America/New_York", "emu")
+
+
+@pytest.mark.parametrize("n, names", [(1, ["main"]), (2, ["main", "brand"]), (4, ["main", "brand", "acc3", "acc4"])])
+def test_the_demo_account_names(n, names):
+    assert cli.demo_account_names(n) == names
+
+
+@pytest.mark.parametrize("given, n, open_ids", [
+    (1, 1, ["emu-open-id-0001"]),
+    (1, 3, ["emu-open-id-0001", "emu-open-id-0002", "emu-open-id-0003"]),
+    (2, 2, ["emu-open-id-0001", "emu-open-id-0002"]),     # the profile's own creators are kept
+    (2, 3, ["emu-open-id-0001", "emu-open-id-0002", "emu-open-id-0003"]),
+], ids=["one", "two-made", "enough-already", "one-made"])
+def test_the_demo_gives_each_account_a_creator(given, n, open_ids):
+    from ralph_watch.emulator import Account, Profile
+    profile = Profile(other_accounts=[Account(open_id=f"emu-open-id-{k:04d}") for k in range(2, given + 1)])
+    made = cli.demo_creators(profile, cli.demo_account_names(n))
+    assert [a.open_id for a in made.accounts()] == open_ids
+    assert len(profile.accounts()) == given                 # the loaded profile is not changed
+
+
+def test_a_made_creator_never_takes_a_profiles_open_id():
+    from ralph_watch.emulator import Account, Profile
+    profile = Profile(account=Account(open_id="emu-open-id-0002"))
+    made = cli.demo_creators(profile, ["main", "brand"])
+    assert [a.open_id for a in made.accounts()] == ["emu-open-id-0002", "emu-open-id-0002-demo"]
+    assert made.accounts()[1].nickname == "Brand Emulator"
+
+
+def test_the_demo_config_with_accounts_keeps_their_order_and_folders(tmp_path):
+    c = cli.demo_config(inbox=tmp_path / "in", port=8080, state_dir=tmp_path, emulator_url="http://127.0.0.1:1",
+                        client_key="emu", client_secret="emu-secret", settle_seconds=1.0,
+                        accounts=["main", "brand", "acc3"])
+    assert [(a.name, a.inbox) for a in c.accounts] == [(n, (tmp_path / "in" / n).resolve())
+                                                       for n in ("main", "brand", "acc3")]

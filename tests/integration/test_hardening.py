@@ -72,6 +72,7 @@ def test_run_and_demo_harden_before_the_service_starts(monkeypatch: pytest.Monke
         code = cli.cmd_run(SimpleNamespace(config=cfg))
     else:
         code = cli.cmd_demo(SimpleNamespace(profile=None, emulator_port=0, state_dir=tmp_path / "state",
-                                            inbox=tmp_path / "in", port=free_port(), settle_seconds=1.0, sample=False))
+                                            inbox=tmp_path / "in", port=free_port(), settle_seconds=1.0, sample=False,
+                                            accounts=1))
     assert code == 0
     assert order == ["harden", "service", "run"]

@@ -173,3 +173,36 @@ class TestActions:
     def test_it_refuses_to_retry_an_unknown_fail_reason(self):
         err = classify_fail_reason("new_reason_2027")
         assert err.action is Action.PERMANENT and "new_reason_2027" in err.hint
+
+
+UNAUDITED_DESCRIPTION = ("This app is unaudited: TikTok lets an unaudited app serve at most 5 users in 24 hours, "
+                         "and 5 other users have authorized it in the last 24 hours.")
+
+
+class TestUnauditedCap:
+    @pytest.mark.parametrize("error, error_type, description, capped", [
+        ("access_denied", "", UNAUDITED_DESCRIPTION, True),                    # the emulator's reading
+        ("access_denied", "", "This app is UNAUDITED and reached its user cap", True),
+        ("reached_active_user_cap", "", "", True),                             # the init code, were TikTok to send it
+        ("access_denied", "reached_active_user_cap", "", True),
+        ("access_denied", "", "The user denied the authorization request.", False),
+        ("access_denied", "", "", False),
+        ("access_denied", "non_sandbox_target", "", False),
+        ("invalid_request", "", "unaudited", False),                           # only a refused consent
+        ("access_denied", "", "unaudited_client_can_only_post_to_private_accounts", False),
+    ])
+    def test_login_refusal_recognises_only_the_cap(self, error, error_type, description, capped):
+        from ralph_watch.tiktok.errors import login_refusal
+        sentence = login_refusal(error, error_type, description)
+        assert (sentence is not None) == capped
+        if sentence is not None:
+            assert "unaudited" in sentence and "at most 5 TikTok users in 24 hours" in sentence
+
+    @pytest.mark.parametrize("source, code", [("authorize", "unaudited_user_cap"), ("api", "reached_active_user_cap")])
+    def test_both_sentences_say_why_and_every_way_out(self, source, code):
+        from ralph_watch.tiktok.errors import rule_for
+        rule = rule_for(source, code)
+        assert rule is not None
+        for words in ("unaudited", "5 TikTok users in 24 hours", "24 hours", "get the app audited",
+                      "log out an account you do not need"):
+            assert words in rule.hint, words
