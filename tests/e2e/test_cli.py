@@ -221,12 +221,6 @@ class TestDemo:
             demo.kill()
 
 
-def _web_serves_accounts() -> bool:
-    """/login?account= comes from the page side of issue 15 (as in tests/e2e/test_accounts.py)."""
-    from ralph_watch.web import api
-    return "/api/accounts" in Path(api.__file__).read_text(encoding="utf-8")
-
-
 def _consent(http: httpx.Client, account: str) -> tuple[httpx.Response, dict]:
     r = http.get("/login", params={"account": account})
     assert r.status_code in (302, 303), r.text
@@ -253,21 +247,20 @@ class TestDemoAccounts:
             page, form = _consent(http, "brand")
             # TikTok's account switcher: the consent page offers both creators
             assert 'value="emu-open-id-0001"' in page.text and 'value="emu-open-id-0002"' in page.text
-            if _web_serves_accounts():
-                data: dict[str, list[str]] = {}
-                for k, v in form["fields"]:
-                    data.setdefault(k, []).append(v)
-                data["open_id"], data["decision"] = ["emu-open-id-0002"], ["authorize"]
-                back = httpx.post(httpx.URL(str(page.url)).join(form["action"]), data=data, timeout=10)
-                assert http.get(httpx.URL(back.headers["location"]).raw_path.decode()).status_code == 303
-                emu_url = re.search(r"TikTok emulator: (http://127\.0\.0\.1:\d+)/", out).group(1)
+            data: dict[str, list[str]] = {}
+            for k, v in form["fields"]:
+                data.setdefault(k, []).append(v)
+            data["open_id"], data["decision"] = ["emu-open-id-0002"], ["authorize"]
+            back = httpx.post(httpx.URL(str(page.url)).join(form["action"]), data=data, timeout=10)
+            assert http.get(httpx.URL(back.headers["location"]).raw_path.decode()).status_code == 303
+            emu_url = re.search(r"TikTok emulator: (http://127\.0\.0\.1:\d+)/", out).group(1)
 
-                def posted():
-                    demo.alive()
-                    return [p["open_id"] for p in httpx.get(f"{emu_url}/_emulator/posts").json()]
-                wait_until(lambda: posted() == ["emu-open-id-0002"], 60, "brand's sample on brand's creator")
-                wait_until(lambda: not (inbox / "brand" / "sample.mp4").exists(), 30, "brand's sample to go")
-                assert (inbox / "main" / "sample.mp4").exists()   # main is not logged in: it waits
+            def posted():
+                demo.alive()
+                return [p["open_id"] for p in httpx.get(f"{emu_url}/_emulator/posts").json()]
+            wait_until(lambda: posted() == ["emu-open-id-0002"], 60, "brand's sample on brand's creator")
+            wait_until(lambda: not (inbox / "brand" / "sample.mp4").exists(), 30, "brand's sample to go")
+            assert (inbox / "main" / "sample.mp4").exists()   # main is not logged in: it waits
             assert demo.terminate() == 0
         finally:
             http.close()
