@@ -8,186 +8,25 @@ cancel, shrinking file), TestAvatar.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
 from pathlib import Path
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
-from ralph_watch.clock import FakeClock, SystemClock
+from ralph_watch.clock import SystemClock
 from ralph_watch.errors import Action, TikTokError
-from ralph_watch.limits import Limits
-from ralph_watch.tiktok.client import ChunkBody, InitResult, TikTokClient
+from ralph_watch.tiktok.client import ChunkBody, InitResult
 from ralph_watch.tiktok.protocol import Chunk
 from tests.support.wait import wait_until
 from tests.unit.test_client import sha
+from tests.unit.test_client import SECRET, UPLOAD_TOKEN, UPLOAD_URL, api_error, make_client, raises  # the unit half's helpers, shared
+from tests.unit import test_client as unit_half
 
-API = "https://api.test"
-UPLOAD_TOKEN = "SECRET-UPLOAD-TOKEN"
-UPLOAD_URL = f"https://upload.test/video/?upload_id=777&upload_token={UPLOAD_TOKEN}"
-SECRET = "client-secret-XYZ"
-ALL_SCOPES = "user.info.basic,video.publish,video.upload"
-
-
-def ok(data, status=200):
-    return httpx.Response(status, json={"data": data, "error": {"code": "ok", "message": "", "log_id": "LOG-OK"}})
-
-
-def api_error(code, status=400, message="", data=None):
-    return httpx.Response(status, json={"data": data or {}, "error": {"code": code, "message": message,
-                                                                      "log_id": "LOG-ERR"}})
-
-
-class FakeTikTok:
-    """Just enough TikTok: OAuth with rotation, the data endpoints, a sequential upload target.
-
-    `script[key]` holds responses (or callables request -> response, or exceptions to raise)
-    served before the normal behaviour; key is a path, or "PUT" for the upload.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests: list[httpx.Request] = []
-        self.script: dict[str, list] = {}
-        self.generation = 0
-        self.access = ""
-        self.refresh = ""
-        self.expires_in = 7200
-        self.scope = ALL_SCOPES
-        self.refreshes = 0
-        self.revoked: list[str] = []
-        self.received = 0           # upload: bytes accepted so far
-        self.sha = hashlib.sha256()
-        self.puts: list[tuple[str, int]] = []   # (Content-Range, body length)
-        self.status = {"status": "PROCESSING_UPLOAD", "uploaded_bytes": 0, "publicaly_available_post_id": []}
-        self.inits = 0
-        self._issue()
-
-    def _issue(self) -> dict:
-        self.generation += 1
-        self.access = f"act.SECRET-ACCESS-{self.generation}"
-        self.refresh = f"rft.SECRET-REFRESH-{self.generation}"
-        return {"access_token": self.access, "expires_in": self.expires_in, "open_id": "open-1",
-                "refresh_expires_in": 15552000, "refresh_token": self.refresh, "scope": self.scope,
-                "token_type": "Bearer"}
-
-    def paths(self, path: str) -> list[httpx.Request]:
-        return [r for r in self.requests if r.url.path == path]
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        with self.lock:
-            self.requests.append(request)
-            if request.method == "PUT":
-                self.puts.append((request.headers["content-range"], len(request.content)))
-            key = "PUT" if request.method == "PUT" else request.url.path
-            queue = self.script.get(key)
-            scripted = queue.pop(0) if queue else None
-        if isinstance(scripted, BaseException):
-            raise scripted
-        if callable(scripted):
-            scripted = scripted(request)
-        if scripted is not None:
-            return scripted
-        if request.method == "PUT":
-            return self._put(request)
-        if request.url.path == "/v2/oauth/token/":
-            return self._token(request)
-        if request.url.path == "/v2/oauth/revoke/":
-            self.revoked.append(parse_qs(request.content.decode())["token"][0])
-            return httpx.Response(200, json={})
-        if request.url.host == "cdn.test":
-            return httpx.Response(200, content=b"\x89PNG avatar", headers={"content-type": "image/png"})
-        if request.headers.get("authorization") != f"Bearer {self.access}":
-            return api_error("access_token_invalid", 401)
-        path = request.url.path
-        if path == "/v2/user/info/":
-            return ok({"user": {"open_id": "open-1", "display_name": "Ralph", "avatar_url": "https://cdn.test/a.png"}})
-        if path == "/v2/post/publish/creator_info/query/":
-            return ok({"creator_nickname": "Ralph", "creator_username": "ralph", "creator_avatar_url": "https://cdn.test/a",
-                       "privacy_level_options": ["PUBLIC_TO_EVERYONE", "SELF_ONLY"], "comment_disabled": False,
-                       "duet_disabled": True, "stitch_disabled": False, "max_video_post_duration_sec": 600})
-        if path in ("/v2/post/publish/video/init/", "/v2/post/publish/inbox/video/init/"):
-            self.inits += 1
-            return ok({"publish_id": f"v_pub_file~v2-1.{self.inits}", "upload_url": UPLOAD_URL})
-        if path == "/v2/post/publish/status/fetch/":
-            return ok(dict(self.status))
-        return httpx.Response(404)
-
-    def _token(self, request: httpx.Request) -> httpx.Response:
-        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
-        if form.get("client_secret") != SECRET:
-            return httpx.Response(401, json={"error": "invalid_client", "error_description": "bad", "log_id": "L"})
-        if form["grant_type"] == "authorization_code":
-            if form.get("code") != "good-code":
-                return httpx.Response(400, json={"error": "invalid_grant", "error_description": "bad code",
-                                                 "log_id": "L"})
-            with self.lock:
-                return httpx.Response(200, json=self._issue())
-        with self.lock:
-            if form.get("refresh_token") != self.refresh:
-                return httpx.Response(400, json={"error": "invalid_grant", "error_description": "old", "log_id": "L"})
-            self.refreshes += 1
-            return httpx.Response(200, json=self._issue())
-
-    def _put(self, request: httpx.Request) -> httpx.Response:
-        body = request.content
-        crange = request.headers["content-range"]
-        with self.lock:
-            if int(request.headers["content-length"]) != len(body):
-                return httpx.Response(400)
-            span, total = crange.removeprefix("bytes ").split("/")
-            first, last = (int(x) for x in span.split("-"))
-            if first != self.received:
-                return httpx.Response(416, headers={"Content-Range": f"bytes 0-{self.received - 1}/{total}"})
-            if last - first + 1 != len(body):
-                return httpx.Response(400)
-            self.sha.update(body)
-            self.received = last + 1
-            if self.received == int(total):
-                return httpx.Response(201)
-            return httpx.Response(206, headers={"Content-Range": f"bytes 0-{last}/{total}"})
-
-
-@pytest.fixture
-def fake():
-    return FakeTikTok()
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-def make_client(fake, clock, *, limits=None, **kw) -> TikTokClient:
-    kw.setdefault("retry_backoff", 0.0)
-    kw.setdefault("sleep", lambda s: clock.advance(s) if isinstance(clock, FakeClock) else None)
-    return TikTokClient(client_key="ck", client_secret=SECRET, redirect_uri="http://127.0.0.1:8080/callback",
-                        scopes=ALL_SCOPES.split(","), api_base=API,
-                        authorize_url="https://www.tiktok.test/v2/auth/authorize/", limits=limits or Limits(),
-                        clock=clock, transport=httpx.MockTransport(fake), **kw)
-
-
-@pytest.fixture
-def client(fake, clock):
-    c = make_client(fake, clock)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def logged_in(client):
-    client.exchange_code("good-code", code_verifier="v" * 43)
-    return client
-
-
-def raises(fn, *args, **kw) -> TikTokError:
-    with pytest.raises(TikTokError) as info:
-        fn(*args, **kw)
-    return info.value
+# The unit half's fixtures, used here too.
+client, clock, fake, logged_in = unit_half.client, unit_half.clock, unit_half.fake, unit_half.logged_in
 
 
 def small_init(size: int, chunk: int) -> InitResult:

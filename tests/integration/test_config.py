@@ -6,25 +6,12 @@ from pathlib import Path
 import pytest
 
 from ralph_watch.config import (
-    Config,
     default_config,
     load_config,
     read_config,
 )
 from ralph_watch.errors import ConfigError
-
-REPO = Path(__file__).resolve().parents[2]
-ENV = {"HOME": "/home/ann", "TZ": "Europe/Berlin"}
-
-
-def load(text: str, *, environ=None, base_dir=Path("/srv/rw")) -> Config:
-    return load_config(text, base_dir=base_dir, environ=ENV if environ is None else environ)
-
-
-def problems(text: str, *, environ=None) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        load(text, environ=environ)
-    return info.value.problems
+from tests.unit.test_config import ENV, load  # the unit half's helpers, shared
 
 
 class TestDefaults:
@@ -170,7 +157,6 @@ class TestReadConfig:
 
 class TestOperatorPages:
     def test_privacy_policy_and_terms_are_files_next_to_the_config(self, tmp_path):
-        from ralph_watch.config import load_config
         (tmp_path / "policy.html").write_text("<p>mine</p>")
         (tmp_path / "terms.txt").write_text("mine")
         c = load_config("web:\n  privacy_policy: policy.html\n  terms: terms.txt\n", base_dir=tmp_path, environ={})
@@ -178,7 +164,6 @@ class TestOperatorPages:
         assert load_config("", base_dir=tmp_path, environ={}).web.terms is None
 
     def test_a_missing_or_odd_file_is_a_problem_naming_the_key(self, tmp_path):
-        from ralph_watch.config import load_config
         (tmp_path / "terms.pdf").write_text("x")
         with pytest.raises(ConfigError) as err:
             load_config("web:\n  privacy_policy: nope.txt\n  terms: terms.pdf\n", base_dir=tmp_path, environ={})

@@ -1,8 +1,6 @@
 """Install files: the systemd user unit, the Dockerfile, compose.yaml, .dockerignore."""
 from __future__ import annotations
 
-import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -14,28 +12,7 @@ from typing import Iterator
 import pytest
 
 from tests.unit.test_contrib import healthcheck_code
-
-ROOT = Path(__file__).resolve().parents[2]
-UNIT = ROOT / "contrib/systemd/ralph-watch.service"
-ENV_EXAMPLE = ROOT / "contrib/systemd/ralph-watch.env.example"
-DOCKERFILE = ROOT / "Dockerfile"
-COMPOSE = ROOT / "compose.yaml"
-DOCKERIGNORE = ROOT / ".dockerignore"
-
-
-def systemd_analyze() -> str:
-    path = shutil.which("systemd-analyze")
-    if path is None:
-        pytest.fail("systemd-analyze is missing: apt-get install systemd")
-    return path
-
-
-def verify(unit: Path, home: Path, runtime: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, HOME=str(home), XDG_RUNTIME_DIR=str(runtime), SYSTEMD_LOG_COLOR="0")
-    return subprocess.run(
-        [systemd_analyze(), "verify", "--user", "--man=no", str(unit)],
-        env=env, capture_output=True, text=True, timeout=60,
-    )
+from tests.unit.test_contrib import UNIT, verify  # the unit half's helpers, shared
 
 
 @pytest.fixture

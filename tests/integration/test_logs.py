@@ -1,8 +1,6 @@
 """logs.py: the log format and the promise that no token reaches a log line."""
 from __future__ import annotations
 
-import io
-import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
@@ -10,42 +8,11 @@ from typing import Iterator
 import httpx
 import pytest
 
-from ralph_watch import logs
-from ralph_watch.logs import forget_secret, register_secret, setup_logging
+from tests.unit.test_logs import ACCESS, capture  # the unit half's helpers, shared
+from tests.unit import test_logs as unit_half
 
-ACCESS = "act.1d1021d2aee3d41fee2d2add43456badMFZnrhFhfWotu3Ecuiuka27L56lr!2456"
-REFRESH = "rft.a4a7b3c1d0e9f8a7b6c5d4e3f2a1b0c9FLLNqvRo5KMrPHIDIeZTB!4617"
-CLIENT_TOKEN = "clt.2ce8e9b2c3d4e5f6a7b8c9d0e1f2a3b4YpmR7dH!5000"
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """setup_logging changes process-wide state: put it back after each test."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    noisy = {name: logging.getLogger(name).level for name in logs.NOISY_LOGGERS}
-    filters = {h: list(h.filters) for h in handlers}
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for h, fs in filters.items():
-        h.filters[:] = fs
-    for name, lvl in noisy.items():
-        logging.getLogger(name).setLevel(lvl)
-
-
-@pytest.fixture
-def secret() -> Iterator[str]:
-    value = "s3cr3t-Pa55word-registered"
-    register_secret(value)
-    yield value
-    forget_secret(value)
-
-
-def capture(fmt: str, level: str = "INFO") -> io.StringIO:
-    out = io.StringIO()
-    setup_logging(level, fmt, stream=out)
-    return out
+# The unit half's fixtures, used here too.
+restore_logging, secret = unit_half.restore_logging, unit_half.secret
 
 
 @pytest.fixture

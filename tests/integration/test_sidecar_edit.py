@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import webtest
@@ -13,15 +12,7 @@ import webtest
 from ralph_watch.tasks import State
 from ralph_watch.web import make_app
 from tests.support.fake_backend import START, FakeBackend, FakeClock, web_config
-
-TZ = ZoneInfo("Europe/Berlin")
-HAND = """# my clip, written by hand
-title: "Sunset"   # the caption
-privacy: public
-at: "2026-12-24 18:00"
-allow_comments: true
-"""
-SAME = {"title": "Sunset", "privacy": "public", "at": "2026-12-24 18:00", "allow_comments": "on"}
+from tests.unit.test_sidecar_edit import HAND, SAME  # the unit half's helpers, shared
 
 
 class World:

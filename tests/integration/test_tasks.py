@@ -2,20 +2,12 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
 
-import pytest
+from tests.unit.test_tasks import S  # the unit half's helpers, shared
+from tests.unit import test_tasks as unit_half
 
-from ralph_watch.clock import FakeClock
-from ralph_watch.tasks import State, TaskBoard
-
-S = State
-T0 = datetime(2026, 12, 24, 17, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def board():
-    return TaskBoard(now=FakeClock(T0).now)
+# The unit half's fixtures, used here too.
+board = unit_half.board
 
 
 class TestTransitions:

@@ -12,52 +12,18 @@
 """
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 import webtest
 
 from ralph_watch.tasks import State
 from ralph_watch.web import make_app
-from tests.support.fake_backend import START, FakeBackend, FakeClock, web_config
+from tests.support.fake_backend import START, FakeBackend, FakeClock
+from tests.unit.test_web_app import World  # the unit half's helpers, shared
+from tests.unit import test_web_app as unit_half
 
-SECRETS = ("act.SECRET-ACCESS", "rft.SECRET-REFRESH")
-
-
-class World:
-    def __init__(self, **config: object) -> None:
-        self.clock = FakeClock(START)
-        self.config = web_config(**config)  # type: ignore[arg-type]
-        self.backend = FakeBackend(clock=self.clock, config=self.config)
-        self.board = self.backend.board
-        self.wsgi = make_app(self.backend, self.config, clock=self.clock)
-        self.app = self.client()
-
-    def client(self) -> webtest.TestApp:
-        return webtest.TestApp(self.wsgi, extra_environ={"HTTP_HOST": "127.0.0.1:8080", "REMOTE_ADDR": "127.0.0.1"})
-
-    def task(self, key: str, state: State = State.SCHEDULED, **values: object):
-        values.setdefault("video", f"{key}.mp4")
-        values.setdefault("sidecar", f"{key}.yaml")
-        return self.board.create(key, state=state, **values)
-
-    def csrf(self, app: webtest.TestApp | None = None, path: str = "/") -> str:
-        page = (app or self.app).get(path)
-        m = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
-        assert m, "the page carries a CSRF token"
-        return m.group(1)
-
-    def login(self, app: webtest.TestApp | None = None, **query: str):
-        app = app or self.app
-        loc = app.get("/login").headers["Location"]
-        state = parse_qs(urlsplit(loc).query)["state"][0]
-        return app.get("/callback", {"code": "CODE", "state": state, "scopes": "video.publish", **query}, status="*")
-
-
-@pytest.fixture
-def world() -> World:
-    return World()
+# The unit half's fixtures, used here too.
+world = unit_half.world
 
 
 class TestPages:
