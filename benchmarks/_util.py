@@ -178,6 +178,23 @@ def wait_for(pred, timeout: float, what: str, interval: float = 0.02) -> Any:
         time.sleep(interval)
 
 
+def wait_scheduled(svc: "BenchService", n: int, timeout: float) -> None:
+    """Until the service's log holds `n` "-> scheduled" transition lines. Read from the log as it
+    is written, not from /api/tasks: asking for 10,000 tasks every half second costs the service
+    CPU of its own (~0.3 s in a start-up)."""
+    seen = [0, 0]   # [bytes read, lines counted]
+
+    def enough() -> bool:
+        with open(svc.log_path, "rb") as f:
+            f.seek(seen[0])
+            chunk = f.read()
+        cut = chunk.rfind(b"\n") + 1
+        seen[0] += cut
+        seen[1] += chunk[:cut].count(b" -> scheduled")
+        return seen[1] >= n
+    wait_for(enough, timeout, f"{n} tasks scheduled", interval=0.1)
+
+
 # ----------------------------------------------------------------------------- statistics & output
 def median(xs: list[float]) -> float:
     return statistics.median(xs)

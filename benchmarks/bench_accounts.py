@@ -78,17 +78,7 @@ def startup(emulator: EmulatorServer, root: Path, master: bytes, *, accounts: in
         time.sleep(SETTLE + 0.2)   # files older than settle_seconds count at once at start-up
         t0 = time.time()
         svc.start(timeout=120)
-        seen = [0, 0]   # [bytes read, lines counted]: the log, not /api/tasks (that costs the service CPU)
-
-        def all_scheduled() -> bool:
-            with open(svc.log_path, "rb") as f:
-                f.seek(seen[0])
-                chunk = f.read()
-            cut = chunk.rfind(b"\n") + 1
-            seen[0] += cut
-            seen[1] += chunk[:cut].count(b" -> scheduled")
-            return seen[1] >= total
-        u.wait_for(all_scheduled, 300, f"{total} tasks scheduled", interval=0.1)
+        u.wait_scheduled(svc, total, 300)
         cpu = u.cpu_seconds(svc.pid)
         last = max(t for t, _v, _o, new in svc.transitions() if new == "scheduled")
         hwm = u.vm_hwm_mb(svc.pid)

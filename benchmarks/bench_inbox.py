@@ -105,17 +105,7 @@ def run(emulator, root, master: bytes, *, n: int, mode: str, poll: float, idle: 
 
         # Count "-> scheduled" log lines as they are written (asking /api/tasks for 10,000 tasks
         # every half second cost the service about a second of CPU during the start-up).
-        seen = [0, 0]   # [bytes read, lines counted]
-
-        def all_scheduled() -> bool:
-            with open(svc.log_path, "rb") as f:
-                f.seek(seen[0])
-                chunk = f.read()
-            cut = chunk.rfind(b"\n") + 1
-            seen[0] += cut
-            seen[1] += chunk[:cut].count(b" -> scheduled")
-            return seen[1] >= n
-        u.wait_for(all_scheduled, 300, f"{n} tasks scheduled", interval=0.1)
+        u.wait_scheduled(svc, n, 300)
         ready_cpu = u.cpu_seconds(svc.pid)
         assert len(svc.http.get("/api/tasks", params={"state": "scheduled"}, timeout=60).json()) == n
         last = max(t for t, _v, _o, new in svc.transitions() if new == "scheduled")

@@ -68,20 +68,6 @@ def write_pair(folder: Path, name: str, master: bytes, i: int, total: int) -> No
     (folder / f"{name}.yaml").write_text(FUTURE)
 
 
-def wait_scheduled(svc: u.BenchService, n: int, timeout: float) -> None:
-    seen = [0, 0]
-
-    def enough() -> bool:
-        with open(svc.log_path, "rb") as f:
-            f.seek(seen[0])
-            chunk = f.read()
-        cut = chunk.rfind(b"\n") + 1
-        seen[0] += cut
-        seen[1] += chunk[:cut].count(b" -> scheduled")
-        return seen[1] >= n
-    u.wait_for(enough, timeout, f"{n} tasks scheduled", interval=0.1)
-
-
 def startup(emulator, root: Path, master: bytes, *, n: int, total: int) -> int:
     """rchar of a service that starts over `n` pairs, once all are scheduled."""
     with u.service(root, emulator, settle=1.0, config={"watch": {"mode": "events", "settle_seconds": 1.0}}) as svc:
@@ -90,7 +76,7 @@ def startup(emulator, root: Path, master: bytes, *, n: int, total: int) -> int:
         time.sleep(1.2)   # older than settle_seconds: counted at once at start-up
         svc.start(timeout=120)
         if n:
-            wait_scheduled(svc, n, 600)
+            u.wait_scheduled(svc, n, 600)
         else:
             time.sleep(2)
         return rchar(svc.pid)
@@ -112,7 +98,7 @@ def drops(emulator, root: Path, master: bytes, *, n: int, total: int, webm: Path
         r0, t0 = rchar(svc.pid), time.monotonic()
         for p in sorted(staging.iterdir(), key=lambda p: p.suffix != ".yaml"):
             os.rename(p, svc.inbox / p.name)   # as sync tools do: a finished file renamed into place
-        wait_scheduled(svc, n, 300)
+        u.wait_scheduled(svc, n, 300)
         used = rchar(svc.pid) - r0
         spent = time.monotonic() - t0
         r1 = rchar(svc.pid)

@@ -49,7 +49,7 @@ class Context:
     base_dir: Path
     environ: Mapping[str, str]
 
-    def open(self, raw: Mapping[str, Any], name: str, model: type) -> tuple[Mapping[str, Any], Reader]:
+    def section(self, raw: Mapping[str, Any], name: str, model: type) -> tuple[Mapping[str, Any], Reader]:
         """The section `name` (checked for unknown keys against `model`'s fields) and its reader."""
         data = section(raw, name, self.problems)
         unknown_keys(data, tuple(f.name for f in fields(model)), f"{name}.", self.problems)
@@ -57,7 +57,7 @@ class Context:
 
 
 def read_watch(raw: Mapping[str, Any], ctx: Context) -> WatchConfig:
-    _, wr = ctx.open(raw, "watch", WatchConfig)
+    _, wr = ctx.section(raw, "watch", WatchConfig)
     mode = wr.get("mode", "auto", wr.text())
     if mode not in WATCH_MODES:
         ctx.problems.add("watch.mode", f'"{mode}" is not a watch mode; use one of {", ".join(WATCH_MODES)} '
@@ -73,13 +73,13 @@ def read_watch(raw: Mapping[str, Any], ctx: Context) -> WatchConfig:
 
 def read_schedule(raw: Mapping[str, Any], ctx: Context) -> ScheduleConfig:
     # 0 is allowed (never publish late)
-    _, sr = ctx.open(raw, "schedule", ScheduleConfig)
+    _, sr = ctx.section(raw, "schedule", ScheduleConfig)
     return ScheduleConfig(late_grace_minutes=sr.get("late_grace_minutes", 360.0, sr.number(strict=False)))
 
 
 def read_web(raw: Mapping[str, Any], ctx: Context) -> WebConfig:
     problems = ctx.problems
-    wb, br = ctx.open(raw, "web", WebConfig)
+    wb, br = ctx.section(raw, "web", WebConfig)
     host = br.get("host", "127.0.0.1", br.text(empty_ok=False))
     port = br.get("port", 8080, br.number(whole=True, minimum=float("-inf")))
     if not 1 <= port <= 65535:
@@ -135,7 +135,7 @@ def _trusted_proxies(given: tuple[str, ...], default: tuple[str, ...], problems:
 
 def read_tiktok(raw: Mapping[str, Any], ctx: Context) -> TikTokConfig:
     problems, environ = ctx.problems, ctx.environ
-    t, tr = ctx.open(raw, "tiktok", TikTokConfig)
+    t, tr = ctx.section(raw, "tiktok", TikTokConfig)
     client_key = tr.get("client_key", "", tr.text(null_ok=True)) or ""
     client_secret = tr.get("client_secret", "", tr.text(null_ok=True)) or ""
     client_secret_file = tr.get("client_secret_file", None, tr.text(null_ok=True, empty_ok=False))
@@ -180,7 +180,7 @@ def _limits(t: Mapping[str, Any], ctx: Context) -> Limits:
 
 
 def read_notify(raw: Mapping[str, Any], ctx: Context) -> NotifyConfig:
-    _, nr = ctx.open(raw, "notify", NotifyConfig)
+    _, nr = ctx.section(raw, "notify", NotifyConfig)
     urls = nr.get("urls", (), nr.text_list())
     events = nr.get("events", NOTIFY_EVENTS, nr.text_list())
     known_events = NOTIFY_EVENTS + OPTIONAL_NOTIFY_EVENTS
@@ -194,11 +194,11 @@ def read_notify(raw: Mapping[str, Any], ctx: Context) -> NotifyConfig:
 
 def read_upload(raw: Mapping[str, Any], ctx: Context) -> UploadConfig:
     # a bandwidth cap shared by every upload
-    _, ur = ctx.open(raw, "upload", UploadConfig)
+    _, ur = ctx.section(raw, "upload", UploadConfig)
     return UploadConfig(max_rate=ur.get("max_rate", None, rate))
 
 
 def read_dedupe(raw: Mapping[str, Any], ctx: Context) -> DedupeConfig:
     # 0 (the default) keeps the memory of published content in memory only
-    _, ddr = ctx.open(raw, "dedupe", DedupeConfig)
+    _, ddr = ctx.section(raw, "dedupe", DedupeConfig)
     return DedupeConfig(remember_days=ddr.get("remember_days", 0, ddr.number(whole=True, strict=False)))
