@@ -149,9 +149,9 @@ class Account:
         if other is not None:
             # Forgotten, not revoked: TikTok's revoke ends every grant of the user, which would log
             # the other account out too. The unused token expires on its own.
-            self.client._forget()
-            handle = f"@{self.client.creator_username or acc.username}" if (
-                self.client.creator_username or acc.username) else acc.nickname or "this account"
+            name = self.client.creator_username or acc.username
+            self.client.forget()
+            handle = f"@{name}" if name else acc.nickname or "this account"
             sentence = (f"This TikTok account ({handle}) is already logged in as {other}; log it out there first, "
                         "or choose another TikTok account.")
             log.warning("login%s refused: %s", self._for(), sentence)

@@ -115,7 +115,8 @@ class TikTokClient:
         account = self.account
         return account.username if account is not None and account.username else None
 
-    def _forget(self) -> None:
+    def forget(self) -> None:
+        """Drop the tokens from memory without revoking them at TikTok (logout() revokes)."""
         with self._state_lock:
             old, self._tokens = self._tokens, None
             self._account = None
@@ -193,7 +194,7 @@ class TikTokClient:
                                timeout=REVOKE_TIMEOUT)
             except httpx.HTTPError as exc:
                 log.warning("could not revoke the TikTok token (%s); forgetting it anyway", type(exc).__name__)
-        self._forget()
+        self.forget()
 
     # ------------------------------------------------------------------ tokens
 
@@ -241,7 +242,7 @@ class TikTokClient:
                     "grant_type": "refresh_token", "refresh_token": refresh})
             except TikTokError as exc:
                 if exc.code == "invalid_grant" or exc.action is Action.NEEDS_LOGIN:
-                    self._forget()
+                    self.forget()
                     exc.action = Action.NEEDS_LOGIN
                 raise
             self._install(body)
@@ -334,7 +335,7 @@ class TikTokClient:
         if exc.code == "rate_limit_exceeded" and kind is not None:
             self.limiter.saturate(kind)
         if exc.action is Action.NEEDS_LOGIN and exc.code == "access_token_invalid":
-            self._forget()
+            self.forget()
         log.warning("TikTok %s failed: %s (log_id %s)", path, exc.code, log_id)
         return exc
 
