@@ -166,7 +166,10 @@ class PairSync:
         if needs_hash(hashed=result.identity.hashed, same_size_content=self.duplicates.has_size(result.identity.size)):
             ident = hashed if hashed is not None and hashed.same_file(result.identity) else self._hashed(video)
             if ident is None:
-                return rc.Check(None, (f"cannot read the video {shown_name(video)}",), same_as_record=same)
+                return rc.Check(None, (f"{shown_name(video)}: cannot read the video to compare it with the videos "
+                                       "already published (was it moved or replaced just now, or are its permissions "
+                                       "wrong?); fix that and save or touch the file, and ralph-watch checks it again",),
+                                same_as_record=same)
             result = replace(result, identity=ident)
             refusal = self.duplicates.is_refused(ident.content_key, key)
         text = self.duplicates.sentence(video, refusal) if refusal is not None else None
